@@ -1,0 +1,65 @@
+"""Recording benchmark results with the command, machine and date that produced them."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import importlib.metadata
+import json
+import os
+import platform
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    system = f"{platform.system()} {platform.release()}"
+    return f"{cpu}, {cores} cores, {system}, Python {platform.python_version()}"
+
+
+def versions(*packages: str) -> dict[str, str]:
+    out = {}
+    for name in ("diffil", *packages):
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            out[name] = importlib.metadata.version(name)
+    return out
+
+
+def write_result(
+    name: str, title: str, table_md: str, data: dict[str, Any], notes: str = ""
+) -> Path:
+    """Write ``results/<name>.md`` (for people) and ``results/<name>.json``; returns the .md."""
+    RESULTS.mkdir(exist_ok=True)
+    spec = getattr(sys.modules["__main__"], "__spec__", None)
+    script = f"-m {spec.name}" if spec is not None else shlex.quote(sys.argv[0])
+    command = f"python {script} " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    header = {
+        "command": command,
+        "machine": machine(),
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "versions": versions(
+            "torch", "gymnasium", "gymnasium-robotics", "mujoco", "stable-baselines3"
+        ),
+    }
+    md = [f"# {title}", ""]
+    md += [f"- **{k}**: `{v}`" if k == "command" else f"- **{k}**: {v}" for k, v in header.items()]
+    md += ["", table_md.strip(), ""]
+    if notes:
+        md += [notes.strip(), ""]
+    path = RESULTS / f"{name}.md"
+    path.write_text("\n".join(md))
+    (RESULTS / f"{name}.json").write_text(json.dumps({**header, **data}, indent=2, default=float))
+    return path

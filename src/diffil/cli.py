@@ -1,0 +1,176 @@
+"""The ``diffil`` command. Each subcommand is a thin layer over a function of :mod:`diffil.api`.
+
+Errors the user can fix are printed as one line, ``diffil: error: <where>: <what>; <fix>``, with
+exit status 2; they never show a stack trace.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from diffil import api
+from diffil.envs.registry import get_task, list_tasks
+from diffil.errors import DiffilError
+
+console = Console()
+
+task_option = click.option("--task", "-t", required=True, help="Task name (see `diffil tasks`).")
+seed_option = click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+noise_option = click.option(
+    "--noise", type=float, default=None, help="Reset-noise scale of the task variant (1 = default)."
+)
+coverage_option = click.option(
+    "--coverage",
+    type=float,
+    default=None,
+    help="Mazes: fraction of start/goal cells the demonstrations cover, in (0, 1].",
+)
+dataset_argument = click.argument("path", type=click.Path(path_type=Path))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="diffil")
+def app() -> None:
+    """Diffusion-based imitation learning and inverse RL."""
+
+
+@app.group("data")
+def data_app() -> None:
+    """Inspect demonstration datasets."""
+
+
+@app.command()
+def tasks() -> None:
+    """List the registered tasks."""
+    table = Table("task", "env id", "horizon", "success metric", "random / expert return")
+    for name in list_tasks():
+        spec = get_task(name)
+        ref = spec.reference
+        table.add_row(
+            name,
+            spec.env_id,
+            str(spec.max_episode_steps),
+            spec.success_key or "-",
+            f"{ref.random_return:g} / {ref.expert_return:g}" if ref else "-",
+        )
+    console.print(table)
+
+
+@app.command()
+@task_option
+@click.option("--episodes", type=click.IntRange(min=1), required=True, help="Number of episodes.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Output: .npz, .hdf5, or a folder (Minari layout).",
+)
+@seed_option
+@noise_option
+@coverage_option
+@click.option("--overwrite", is_flag=True, help="Replace an existing output.")
+def collect(
+    task: str,
+    episodes: int,
+    out: Path,
+    seed: int,
+    noise: float | None,
+    coverage: float | None,
+    overwrite: bool,
+) -> None:
+    """Make demonstrations with the task's expert and save them with provenance."""
+    dataset = api.collect(
+        task,
+        episodes,
+        out=out,
+        seed=seed,
+        noise=noise,
+        coverage=coverage,
+        overwrite=overwrite,
+        progress=True,
+    )
+    stats = dataset.statistics()
+    parts = [f"{stats['episodes']} episodes", f"{stats['transitions']} steps"]
+    if "success_rate" in stats:
+        parts.append(f"success {stats['success_rate']:.1%}")
+    if "return_mean" in stats:
+        parts.append(f"return {stats['return_mean']:.2f} ± {stats['return_std']:.2f}")
+    console.print(f"wrote {out}: " + ", ".join(parts))
+
+
+def _print_info(info: dict) -> None:
+    stats, meta = info["statistics"], info["metadata"]
+    table = Table(title=info["path"], show_header=False)
+    for key, value in stats.items():
+        table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
+    for key in ("task", "variant", "env_id", "expert", "seed", "diffil_version", "created"):
+        if key in meta:
+            value = meta[key]
+            table.add_row(key, json.dumps(value) if isinstance(value, dict) else str(value))
+    console.print(table)
+
+
+@data_app.command("info")
+@dataset_argument
+@click.option("--task", default=None, help="Check against (and flatten for) this task.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def data_info(path: Path, task: str | None, as_json: bool) -> None:
+    """Counts, dimensions, return and success statistics, and provenance of PATH."""
+    info = api.dataset_info(path, task=task)
+    if as_json:
+        click.echo(json.dumps(info, indent=2, default=str))
+    else:
+        _print_info(info)
+
+
+@data_app.command("plot")
+@dataset_argument
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="PNG path.")
+@click.option("--task", default=None, help="Task, if the dataset does not say.")
+@click.option("--max-episodes", type=click.IntRange(min=1), default=100, show_default=True)
+def data_plot(path: Path, out: Path | None, task: str | None, max_episodes: int) -> None:
+    """Save a PNG of PATH's trajectories, over the maze layout for maze tasks."""
+    png = api.plot(path, out=out, task=task, max_episodes=max_episodes)
+    console.print(f"wrote {png}")
+
+
+@app.command()
+@click.option(
+    "--out", type=click.Path(path_type=Path), default=Path("out/quickstart"), show_default=True
+)
+@click.option("--task", "-t", default="pointmaze-umaze", show_default=True)
+@click.option("--episodes", type=click.IntRange(min=1), default=100, show_default=True)
+@seed_option
+def quickstart(out: Path, task: str, episodes: int, seed: int) -> None:
+    """diffil's main job: make maze demonstrations, show their statistics and a plot."""
+    info = api.quickstart(out, task=task, episodes=episodes, seed=seed)
+    _print_info(info)
+    console.print(f"plot: {info['plot']}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``diffil`` console script; returns the exit status."""
+    try:
+        app.main(args=argv, prog_name="diffil", standalone_mode=False)
+    except DiffilError as err:
+        print(f"diffil: error: {err}", file=sys.stderr)
+        return err.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        print("diffil: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""MuJoCo locomotion tasks (gymnasium v5): hopper, halfcheetah, walker2d, ant.
+
+Success is not defined for these; methods are compared on normalised return. The noise variant
+scales the environment's ``reset_noise_scale`` (the spread of initial joint positions and
+velocities), as in the robustness study of reference 000's paper.
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+
+from diffil.envs.registry import ReferenceScores, TaskSpec, register_task
+
+# D4RL's random and expert returns (facts carried over from the D4RL paper, for the v2 envs);
+# they stand until diffil's own experts record theirs on the v5 envs.
+_D4RL = "D4RL reference scores (v2 envs)"
+LOCOMOTION = {
+    "hopper": ("Hopper-v5", 5e-3, ReferenceScores(-20.272305, 3234.3, _D4RL)),
+    "halfcheetah": ("HalfCheetah-v5", 0.1, ReferenceScores(-280.178953, 12135.0, _D4RL)),
+    "walker2d": ("Walker2d-v5", 5e-3, ReferenceScores(1.629008, 4592.3, _D4RL)),
+    "ant": ("Ant-v5", 0.1, ReferenceScores(-325.6, 3879.7, _D4RL)),
+}
+
+
+def _build_locomotion(spec: TaskSpec, evaluation: bool = False, render_mode: str | None = None):
+    default_noise = spec.env_kwargs["reset_noise_scale"]
+    kwargs = {**spec.env_kwargs, "reset_noise_scale": default_noise * spec.noise}
+    return gym.make(
+        spec.env_id, max_episode_steps=spec.max_episode_steps, render_mode=render_mode, **kwargs
+    )
+
+
+def register_locomotion_tasks() -> None:
+    for name, (env_id, reset_noise, reference) in LOCOMOTION.items():
+        register_task(
+            TaskSpec(
+                name=name,
+                env_id=env_id,
+                family="locomotion",
+                max_episode_steps=1000,
+                builder=_build_locomotion,
+                env_kwargs={"reset_noise_scale": reset_noise},
+                reference=reference,
+                description=f"{env_id}, MuJoCo locomotion, 1000-step episodes",
+            )
+        )

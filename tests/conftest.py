@@ -1,0 +1,23 @@
+"""Shared fixtures: small demonstration sets made once per test session."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+
+@pytest.fixture(scope="session")
+def umaze_demos():
+    from diffil.data.collect import collect_demonstrations
+
+    return collect_demonstrations("pointmaze-umaze", episodes=6, seed=3)
+
+
+@pytest.fixture()
+def umaze_copy(umaze_demos):
+    import copy
+
+    return copy.deepcopy(umaze_demos)
