@@ -141,6 +141,149 @@ def data_plot(path: Path, out: Path | None, task: str | None, max_episodes: int)
 
 
 @app.command()
+def methods() -> None:
+    """List the training methods."""
+    from diffil.algorithms.methods import METHODS
+
+    table = Table("method", "kind", "about")
+    for method in METHODS.values():
+        table.add_row(method.name, method.kind, method.description)
+    console.print(table)
+
+
+@app.command()
+@click.argument("method", required=False)
+@click.option("--task", "-t", default=None, help="Task name (see `diffil tasks`).")
+@click.option(
+    "--demos",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Demonstrations (default: the task's scripted expert makes them).",
+)
+@click.option("--steps", type=click.IntRange(min=1), default=None, help="Environment steps.")
+@click.option("--seed", type=int, default=None, help="Random seed (default 0).")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Run directory.")
+@click.option(
+    "--resume",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Continue the run in this directory from its last checkpoint.",
+)
+@click.option("--device", default=None, help="cpu (default) or cuda.")
+@click.option("--n-envs", type=click.IntRange(min=1), default=None, help="Vectorised envs.")
+@click.option(
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a config field, e.g. --set ppo.n_steps=128 --set reward.model.lr=1e-4.",
+)
+@click.option("--quiet", is_flag=True, help="No progress output.")
+def train(
+    method: str | None,
+    task: str | None,
+    demos: Path | None,
+    steps: int | None,
+    seed: int | None,
+    out: Path | None,
+    resume: Path | None,
+    device: str | None,
+    n_envs: int | None,
+    settings: tuple[str, ...],
+    quiet: bool,
+) -> None:
+    """Train METHOD on a task (or continue a run with --resume) into a run directory."""
+    from diffil.algorithms.config import parse_overrides
+    from diffil.algorithms.run import train as run_training
+
+    if resume is None and (method is None or task is None):
+        raise DiffilError(
+            "train needs METHOD and --task", "e.g. diffil train drail --task pointmaze-umaze"
+        )
+    if resume is not None and (method or task or demos or settings):
+        raise DiffilError(
+            "--resume continues a run with its own config", "drop METHOD/--task/--demos/--set"
+        )
+    if demos is not None and not demos.exists():
+        raise DiffilError("no such file or folder", "check the --demos path", demos)
+    run_training(
+        method,
+        task,
+        demos=demos,
+        steps=steps,
+        seed=seed,
+        out=out,
+        resume=resume,
+        device=device,
+        n_envs=n_envs,
+        overrides=parse_overrides(list(settings)),
+        progress=not quiet,
+    )
+
+
+def _load_policy(path: Path):
+    from diffil.policy import Policy
+    from diffil.runs.run_dir import POLICY, RunDirectory
+
+    if path.is_dir():
+        RunDirectory.open(path)  # a clear error if it is not a run directory
+    target = path / POLICY if path.is_dir() else path
+    if path.is_dir() and not target.exists():
+        raise DiffilError(
+            f"the run has no {POLICY} yet", "finish it with `diffil train --resume`", path
+        )
+    return Policy.load(target)
+
+
+@app.command("eval")
+@click.argument("run", type=click.Path(path_type=Path))
+@click.option("--episodes", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--seed", type=int, default=10_000, show_default=True)
+@click.option("--task", default=None, help="Task (default: the one the policy was trained on).")
+@noise_option
+def evaluate(run: Path, episodes: int, seed: int, task: str | None, noise: float | None) -> None:
+    """Evaluate the policy of RUN (a run directory or policy file): return and success."""
+    from diffil.algorithms.trainer import format_evaluation
+    from diffil.eval.evaluate import evaluate_policy
+
+    policy = _load_policy(run)
+    name = task or policy.metadata.get("task")
+    if not name:
+        raise DiffilError("the policy does not say which task it is for", "pass --task", run)
+    spec = get_task(name, noise=noise)
+    if (spec.obs_dim, spec.act_dim) != (policy.obs_dim, policy.act_dim):
+        raise DiffilError(
+            f"policy dims ({policy.obs_dim}, {policy.act_dim}) do not match task {name!r} "
+            f"({spec.obs_dim}, {spec.act_dim})",
+            "pass the task the policy was trained on",
+            run,
+        )
+    result = evaluate_policy(spec, policy, episodes, seed=seed, progress=True)
+    console.print(f"{name}: " + format_evaluation(result))
+
+
+@app.command()
+@click.argument("run", type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["onnx", "torchscript", "diffil"]),
+    default="onnx",
+    show_default=True,
+)
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Output file.")
+def export(run: Path, fmt: str, out: Path | None) -> None:
+    """Export the policy of RUN to run outside diffil (ONNX, TorchScript, or diffil's format)."""
+    from diffil.policy import export_policy
+
+    policy = _load_policy(run)
+    suffix = {"onnx": ".onnx", "torchscript": ".ts.pt", "diffil": ".pt"}[fmt]
+    base = run / "policy" if run.is_dir() else run.with_suffix("")
+    target = out or base.with_name(base.name + suffix)
+    console.print(f"wrote {export_policy(policy, target, fmt)}")
+
+
+@app.command()
 @click.option(
     "--out", type=click.Path(path_type=Path), default=Path("out/quickstart"), show_default=True
 )

@@ -1,0 +1,163 @@
+"""Typed training configuration, resolved from defaults, YAML presets and user overrides.
+
+Presets keep N tasks x M methods at N + M files: ``configs/tasks/<task>.yaml`` holds what depends
+on the task (budget, PPO settings), ``configs/methods/<method>.yaml`` what depends on the method
+(reward model options). A run resolves ``defaults <- task preset <- method preset <- overrides``
+and writes the result to its ``config.yaml``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from diffil.errors import DiffilError
+from diffil.rl.ppo import PPOConfig
+
+
+@dataclass(kw_only=True)
+class RewardLearningConfig:
+    """How the reward model learns: updates per rollout (Table 1, line 5) and its options."""
+
+    updates_per_rollout: int = 10
+    batch_size: int = 256
+    model: dict[str, Any] = field(default_factory=dict)  # fields of the reward model's config
+
+
+@dataclass(kw_only=True)
+class BCConfig:
+    """Behaviour cloning: maximum likelihood of expert actions under the policy network."""
+
+    steps: int = 5000
+    batch_size: int = 256
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.0
+
+
+@dataclass(kw_only=True)
+class EvalConfig:
+    every: int = 25_000  # environment steps between evaluations during training
+    episodes: int = 20
+
+
+@dataclass(kw_only=True)
+class TrainConfig:
+    """Everything a training run needs; ``config.yaml`` of a run directory is this, as YAML."""
+
+    method: str
+    task: str
+    steps: int = 300_000
+    seed: int = 0
+    n_envs: int = 8
+    device: str = "cpu"
+    demos: str | None = None  # dataset path; None = make them with the task's scripted expert
+    num_demos: int = 100
+    noise: float = 1.0
+    coverage: float = 1.0
+    obs_only: bool = False
+    checkpoint_every: int = 50_000  # environment steps between checkpoints
+    ppo: PPOConfig = field(default_factory=PPOConfig)
+    reward: RewardLearningConfig = field(default_factory=RewardLearningConfig)
+    bc: BCConfig = field(default_factory=BCConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        def plain(value: Any) -> Any:
+            if isinstance(value, tuple):
+                return list(value)
+            if isinstance(value, dict):
+                return {k: plain(v) for k, v in value.items()}
+            return value
+
+        return plain(dataclasses.asdict(self))
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+def from_dict(cls: type, data: dict[str, Any], where: str = "config") -> Any:
+    """Build dataclass ``cls`` from nested dicts, with clear errors for unknown keys or types."""
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(data) - names
+    if unknown:
+        raise DiffilError(
+            f"unknown {where} key(s) {', '.join(sorted(unknown))}",
+            f"valid keys: {', '.join(sorted(names))}",
+        )
+    values = {}
+    for name, value in data.items():
+        values[name] = _coerce(hints[name], value, f"{where}.{name}")
+    return cls(**values)
+
+
+def _coerce(hint: Any, value: Any, where: str) -> Any:
+    if dataclasses.is_dataclass(hint):
+        if not isinstance(value, dict):
+            raise DiffilError(f"{where} must be a mapping, got {value!r}", "see `diffil train -h`")
+        return from_dict(hint, value, where)
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(hint) if a is not type(None)]
+        return None if value is None else _coerce(options[0], value, where)
+    if origin is tuple:
+        return tuple(value) if isinstance(value, (list, tuple)) else (value,)
+    if hint in (int, float) and isinstance(value, (int, float)) and not isinstance(value, bool):
+        if hint is int and float(value) != int(value):
+            raise DiffilError(f"{where} must be an integer, got {value!r}", "fix the value")
+        return hint(value)
+    if hint is bool and not isinstance(value, bool):
+        raise DiffilError(f"{where} must be true or false, got {value!r}", "fix the value")
+    if hint is str and value is not None and not isinstance(value, str):
+        return str(value)
+    return value
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """``["ppo.n_steps=128", "reward.model.lr=1e-4"]`` -> nested dict (values parsed as YAML)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise DiffilError(
+                f"bad override {item!r}", "write it as key=value, e.g. ppo.n_steps=128"
+            )
+        node = out
+        *parents, leaf = key.strip().split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = yaml.safe_load(raw)
+    return out
+
+
+def preset(kind: str, name: str) -> dict[str, Any]:
+    """The YAML preset ``configs/<kind>/<name>.yaml`` shipped with diffil ({} if none)."""
+    path = resources.files("diffil.configs").joinpath(kind, f"{name}.yaml")
+    if not path.is_file():
+        return {}
+    return yaml.safe_load(path.read_text()) or {}
+
+
+def resolve_config(method: str, task: str, overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """defaults <- task preset <- method preset <- ``overrides``."""
+    data: dict[str, Any] = {"method": method, "task": task}
+    data = deep_merge(data, preset("tasks", task))
+    data = deep_merge(data, preset("methods", method))
+    data = deep_merge(data, overrides or {})
+    return from_dict(TrainConfig, data)

@@ -1,0 +1,37 @@
+"""Methods by name. An adversarial method is a reward model plus defaults, never its own loop."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+from diffil.errors import DiffilError
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    kind: str  # "adversarial": reward model + RL; "bc": offline behaviour cloning
+    reward_model: str | None
+    description: str
+
+
+METHODS = {
+    m.name: m
+    for m in (
+        Method("drail", "adversarial", "drail", "diffusion discriminative classifier (ref. 000)"),
+        Method("diffail", "adversarial", "diffail", "unconditional diffusion loss, D = exp(-L)"),
+        Method("gail", "adversarial", "gail", "MLP discriminator"),
+        Method("airl", "adversarial", "airl", "g(s,a) + gamma h(s') - h(s) discriminator"),
+        Method("wail", "adversarial", "wail", "Wasserstein critic with gradient penalty"),
+        Method("bc", "bc", None, "behaviour cloning with the same policy network"),
+    )
+}
+
+
+def get_method(name: str) -> Method:
+    if name in METHODS:
+        return METHODS[name]
+    close = difflib.get_close_matches(name, METHODS, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise DiffilError(f"unknown method {name!r}", f"{hint}known methods: {', '.join(METHODS)}")

@@ -1,0 +1,399 @@
+"""Training runs: one loop for every adversarial method (reference 000, Table 1), and BC.
+
+Table 1, with PPO as the RL algorithm:
+
+    for i = 0, 1, 2, ...
+        sample agent transitions tau_i ~ pi_theta_i            (PPO's rollout)
+        update the reward model phi on expert vs tau_i         (Eq. 3; ``updates_per_rollout``)
+        relabel tau_i with the updated reward r_phi(s, a)      (Eq. 4; one batched pass)
+        update the policy theta with PPO on the relabelled rollout
+
+A method is a reward model plus defaults (see :mod:`diffil.algorithms.methods`); nothing here
+depends on which one. BC shares the run directory, evaluation, checkpoints and export.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from rich.console import Console
+from stable_baselines3 import PPO
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.vec_env import VecNormalize
+
+from diffil.algorithms.config import TrainConfig
+from diffil.algorithms.methods import Method, get_method
+from diffil.data.collect import collect_demonstrations
+from diffil.data.io import load_dataset, save_dataset
+from diffil.data.trajectory import TrajectoryDataset, Transitions
+from diffil.envs.registry import TaskSpec, get_task
+from diffil.errors import DiffilError
+from diffil.eval.evaluate import evaluate_policy
+from diffil.policy import Policy
+from diffil.rewards import RewardModel, TransitionBatch, make_reward_model
+from diffil.rl.ppo import make_ppo, make_vec_env, wrap_for_training
+from diffil.rl.recorder import TransitionRecorder
+from diffil.runs.run_dir import RunDirectory
+
+DEMOS_FILE = "demos.hdf5"
+
+
+class TrainingInterrupted(DiffilError):
+    exit_code = 130
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    policy_path: Path
+    evaluation: dict[str, float]
+    env_steps: int
+    seconds: float
+
+
+def resolve_device(name: str) -> torch.device:
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise DiffilError("CUDA was requested but no GPU is available", "use --device cpu")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise DiffilError(f"unknown device {name!r}", "use cpu, cuda or cuda:N") from None
+
+
+def load_demonstrations(
+    config: TrainConfig, task: TaskSpec, run: RunDirectory
+) -> TrajectoryDataset:
+    """The run's demonstrations: its saved copy, the --demos file, or fresh scripted ones."""
+    saved = run.path / DEMOS_FILE
+    if saved.exists():
+        return load_dataset(saved, task=task)
+    if config.demos:
+        demos = load_dataset(config.demos, task=task)
+        if config.num_demos < len(demos):
+            demos = demos.subset(num_trajectories=config.num_demos)
+    else:
+        demos = collect_demonstrations(task, config.num_demos, seed=config.seed + 100_000)
+    save_dataset(demos, saved, task=task)
+    return demos
+
+
+class ObservationScaler:
+    """Fixed standardisation of reward-model inputs with the demonstrations' statistics."""
+
+    def __init__(self, mean: np.ndarray, std: np.ndarray):
+        self.mean = np.asarray(mean, dtype=np.float32)
+        self.std = np.maximum(np.asarray(std, dtype=np.float32), 1e-3)
+
+    @classmethod
+    def fit(cls, obs: np.ndarray) -> ObservationScaler:
+        return cls(obs.mean(axis=0), obs.std(axis=0))
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        return (obs - self.mean) / self.std
+
+    def to_dict(self) -> dict[str, list[float]]:
+        return {"mean": self.mean.tolist(), "std": self.std.tolist()}
+
+
+class Trainer:
+    """What every method's training shares: task, demos, run directory, evaluation, export."""
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        run: RunDirectory,
+        progress: bool = True,
+        demos: TrajectoryDataset | None = None,
+    ):
+        self.config = config
+        self.run = run
+        self.method: Method = get_method(config.method)
+        self.task = get_task(config.task, noise=config.noise, coverage=config.coverage)
+        self.device = resolve_device(config.device)
+        self.console = Console(highlight=False, soft_wrap=True) if progress else None
+        if demos is not None and not (run.path / DEMOS_FILE).exists():
+            save_dataset(demos, run.path / DEMOS_FILE, task=self.task)
+        self.demos = load_demonstrations(config, self.task, run)
+        self.expert = self.demos.transitions()
+        self.started = time.perf_counter()
+        self.elapsed_before = 0.0  # wall-clock of earlier sessions of a resumed run
+        self.first_success_90: dict[str, float] | None = None
+
+    @property
+    def elapsed(self) -> float:
+        return self.elapsed_before + time.perf_counter() - self.started
+
+    def say(self, text: str) -> None:
+        if self.console is not None:
+            self.console.print(text)
+
+    def evaluate(self, policy: Policy, episodes: int | None = None) -> dict[str, float]:
+        return evaluate_policy(self.task, policy, episodes or self.config.eval.episodes)
+
+    def note_evaluation(self, result: dict[str, float], env_steps: int) -> None:
+        """Remember when the policy first reached 90% success (or normalised return)."""
+        score = result.get("success_rate", result.get("normalized_return"))
+        if self.first_success_90 is None and score is not None and score >= 0.9:
+            self.first_success_90 = {"env_steps": env_steps, "seconds": round(self.elapsed, 1)}
+
+    def finish(self, policy: Policy, env_steps: int) -> TrainResult:
+        policy.save(self.run.policy_path)
+        evaluation = self.evaluate(policy)
+        self.note_evaluation(evaluation, env_steps)
+        result = {
+            **evaluation,
+            "env_steps": env_steps,
+            "seconds": round(self.elapsed, 1),
+            "reached_90": self.first_success_90,
+        }
+        self.run.write_eval(result)
+        self.say(f"[bold]done[/] {self.run.path}: " + format_evaluation(evaluation))
+        self.run.close()
+        return TrainResult(self.run.path, self.run.policy_path, evaluation, env_steps, self.elapsed)
+
+    def policy_metadata(self) -> dict[str, Any]:
+        return {"method": self.config.method, "task": self.config.task, "seed": self.config.seed}
+
+
+def format_evaluation(result: dict[str, float]) -> str:
+    parts = [f"return {result['return_mean']:.3g} ± {result['return_std']:.2g}"]
+    if "success_rate" in result:
+        parts.insert(0, f"success {result['success_rate']:.1%} ± {result['success_se']:.1%}")
+    if "normalized_return" in result:
+        parts.append(f"normalised {result['normalized_return']:.3f}")
+    return ", ".join(parts) + f" ({int(result['episodes'])} episodes)"
+
+
+class AdversarialTrainer(Trainer):
+    """Reward model + PPO, alternating as in Table 1 of reference 000."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        cfg = self.config
+        assert self.method.reward_model is not None
+        self.scaler = ObservationScaler.fit(self.expert.obs)
+        model_config = {**cfg.reward.model, "obs_only": cfg.obs_only}
+        try:
+            self.reward_model: RewardModel = make_reward_model(
+                self.method.reward_model, self.task.obs_dim, self.task.act_dim, model_config
+            ).to(self.device)
+        except (TypeError, ValueError) as err:
+            raise DiffilError(
+                f"bad reward.model option: {err}", "fix the preset or --set"
+            ) from None
+        self.rng = np.random.default_rng(cfg.seed)
+        self.generator = torch.Generator(device="cpu").manual_seed(cfg.seed)
+        raw_venv = make_vec_env(self.task, cfg.n_envs, cfg.seed)
+        state = self.run.load_state()
+        if state is None:
+            self.venv, self.recorder = wrap_for_training(raw_venv, cfg.ppo)
+            self.model = make_ppo(cfg.ppo, self.venv, cfg.seed, str(self.device))
+        else:
+            self._restore(raw_venv, state)
+
+    # ---- Table 1, lines 4-6: the reward step of one iteration ---------------------------------
+
+    def batch(self, obs, acts, next_obs, dones) -> TransitionBatch:
+        """A reward-model batch from raw arrays: observations standardised, and log pi(a|s) of
+        the current policy added for models that need it (AIRL)."""
+        log_prob = self._log_prob(obs, acts) if self.reward_model.needs_log_prob else None
+        return TransitionBatch.from_numpy(
+            self.scaler(obs), acts, self.scaler(next_obs), dones, log_prob, device=self.device
+        )
+
+    def _log_prob(self, obs: np.ndarray, acts: np.ndarray) -> np.ndarray:
+        norm = self.venv.normalize_obs(obs) if isinstance(self.venv, VecNormalize) else obs
+        policy = self.model.policy
+        with torch.no_grad():
+            _, log_prob, _ = policy.evaluate_actions(
+                torch.as_tensor(norm, dtype=torch.float32, device=policy.device),
+                torch.as_tensor(acts, dtype=torch.float32, device=policy.device),
+            )
+        return log_prob.cpu().numpy()
+
+    def sample(self, data: Transitions, size: int) -> TransitionBatch:
+        part = data.sample(size, self.rng)
+        return self.batch(part.obs, part.acts, part.next_obs, part.dones)
+
+    def reward_step(self, rollout_buffer, recorder: TransitionRecorder, last_values, dones) -> dict:
+        """Update the reward model on this rollout, relabel it, recompute advantages."""
+        steps = recorder.take(rollout_buffer.buffer_size)
+        obs, acts, next_obs, term = steps.flat()
+        agent = Transitions(obs, acts, next_obs, term)
+        metrics: dict[str, list[float]] = {}
+        for _ in range(self.config.reward.updates_per_rollout):  # Eq. 3
+            size = self.config.reward.batch_size
+            update = self.reward_model.update(
+                self.sample(self.expert, size), self.sample(agent, size)
+            )
+            for key, value in update.items():
+                metrics.setdefault(key, []).append(value)
+        full = self.batch(obs, acts, next_obs, term)
+        rewards = self.reward_model.reward(full, generator=self.generator)  # Eq. 4
+        rewards = rewards.cpu().numpy().reshape(steps.env_rewards.shape)
+        # SB3 added gamma * V(s_T) at time-limit steps; keep that, swap env reward for ours.
+        rollout_buffer.rewards += rewards - steps.env_rewards
+        rollout_buffer.compute_returns_and_advantage(last_values=last_values, dones=dones)
+        out = {f"reward_model.{k}": float(np.mean(v)) for k, v in metrics.items()}
+        out.update(reward_mean=float(rewards.mean()), reward_std=float(rewards.std()))
+        return out
+
+    # ---- the loop -----------------------------------------------------------------------------
+
+    def learn(self) -> TrainResult:
+        cfg = self.config
+        remaining = cfg.steps - self.model.num_timesteps
+        callback = _ImitationCallback(self)
+        self.say(
+            f"[bold]{cfg.method}[/] on [bold]{self.task.name}[/]: {cfg.steps:,} env steps, "
+            f"{len(self.demos)} demos, {cfg.n_envs} envs, device {self.device}, run {self.run.path}"
+        )
+        if remaining > 0:
+            try:
+                self.model.learn(
+                    total_timesteps=remaining,
+                    callback=callback,
+                    reset_num_timesteps=self.model.num_timesteps == 0,
+                )
+            except KeyboardInterrupt:
+                self.save_checkpoint()
+                self.run.close()
+                raise TrainingInterrupted(
+                    f"interrupted at {self.model.num_timesteps:,} env steps; checkpoint saved",
+                    f"resume with: diffil train --resume {self.run.path}",
+                ) from None
+        self.save_checkpoint()
+        return self.finish(self.current_policy(), self.model.num_timesteps)
+
+    def current_policy(self) -> Policy:
+        vn = self.venv if isinstance(self.venv, VecNormalize) else None
+        return Policy.from_sb3(
+            self.model,
+            obs_rms=vn.obs_rms if vn else None,
+            clip_obs=vn.clip_obs if vn else 10.0,
+            epsilon=vn.epsilon if vn else 1e-8,
+            metadata=self.policy_metadata(),
+        )
+
+    # ---- checkpoints --------------------------------------------------------------------------
+
+    def save_checkpoint(self) -> None:
+        writers = {
+            "ppo.zip": lambda p: self.model.save(p),
+            "reward_model.pt": lambda p: torch.save(self.reward_model.checkpoint(), p),
+        }
+        if isinstance(self.venv, VecNormalize):
+            writers["vecnormalize.pkl"] = lambda p: self.venv.save(p)
+        state = {
+            "env_steps": int(self.model.num_timesteps),
+            "elapsed": self.elapsed,
+            "scaler": self.scaler.to_dict(),
+            "rng": self.rng.bit_generator.state,
+            "generator": self.generator.get_state().tolist(),
+            "reached_90": self.first_success_90,
+        }
+        self.run.save_checkpoint(writers, state)
+
+    def _restore(self, raw_venv, state: dict[str, Any]) -> None:
+        ckpt = self.run.checkpoint_dir
+        recorder = TransitionRecorder(raw_venv)
+        venv = recorder
+        if (ckpt / "vecnormalize.pkl").exists():
+            venv = VecNormalize.load(str(ckpt / "vecnormalize.pkl"), recorder)
+        self.venv, self.recorder = venv, recorder
+        self.model = PPO.load(ckpt / "ppo.zip", env=venv, device=str(self.device))
+        self.reward_model.restore(torch.load(ckpt / "reward_model.pt", map_location=self.device))
+        self.scaler = ObservationScaler(state["scaler"]["mean"], state["scaler"]["std"])
+        self.rng.bit_generator.state = state["rng"]
+        self.generator.set_state(torch.tensor(state["generator"], dtype=torch.uint8))
+        self.elapsed_before = float(state["elapsed"])
+        self.first_success_90 = state.get("reached_90")
+        self.run.truncate_metrics(int(state["env_steps"]))
+        self.say(f"resuming {self.run.path} from {state['env_steps']:,} env steps")
+
+
+class _ImitationCallback(BaseCallback):
+    """Hooks the reward step into PPO's loop and logs, evaluates and checkpoints."""
+
+    def __init__(self, trainer: AdversarialTrainer):
+        super().__init__()
+        self.trainer = trainer
+        self.iteration = 0
+        self.last_time = time.perf_counter()
+        self.last_steps: int | None = None
+        cfg = trainer.config
+        self.next_eval = _next_multiple(trainer.model.num_timesteps, cfg.eval.every)
+        self.next_checkpoint = _next_multiple(trainer.model.num_timesteps, cfg.checkpoint_every)
+
+    def _on_step(self) -> bool:
+        return True
+
+    def _on_rollout_end(self) -> None:
+        t = self.trainer
+        row: dict[str, Any] = t.reward_step(
+            self.model.rollout_buffer, t.recorder, self.locals["values"], self.locals["dones"]
+        )
+        self.iteration += 1
+        steps = self.model.num_timesteps
+        now = time.perf_counter()
+        fps = (steps - (self.last_steps or steps - 0)) / max(now - self.last_time, 1e-9)
+        self.last_time, self.last_steps = now, steps
+        episodes = list(self.model.ep_info_buffer)
+        row = {
+            "env_steps": steps,
+            "iteration": self.iteration,
+            "time_s": round(t.elapsed, 2),
+            "fps": round(fps, 1) if self.iteration > 1 else None,
+            "train_return": _mean([e["r"] for e in episodes]),
+            "train_length": _mean([e["l"] for e in episodes]),
+            "train_success": _mean([float(e[t.task.success_key]) for e in episodes])
+            if t.task.success_key
+            else None,
+            **row,
+            "eval_success": None,
+            "eval_return": None,
+        }
+        if steps >= self.next_eval:
+            self.next_eval = _next_multiple(steps, t.config.eval.every)
+            result = t.evaluate(t.current_policy())
+            t.note_evaluation(result, steps)
+            row["eval_success"] = result.get("success_rate")
+            row["eval_return"] = result["return_mean"]
+        t.run.log_metrics(row)
+        t.say(_progress_line(row, t.config.steps))
+        if steps >= self.next_checkpoint:
+            self.next_checkpoint = _next_multiple(steps, t.config.checkpoint_every)
+            t.save_checkpoint()
+
+
+def _next_multiple(value: int, every: int) -> int:
+    return (value // every + 1) * every if every > 0 else math.inf  # type: ignore[return-value]
+
+
+def _mean(values: list[float]) -> float | None:
+    return float(np.mean(values)) if values else None
+
+
+def _progress_line(row: dict[str, Any], total: int) -> str:
+    parts = [f"{row['env_steps']:>10,}/{total:,}"]
+    if row.get("fps"):
+        parts.append(f"{row['fps']:>6,.0f} steps/s")
+    if row.get("train_success") is not None:
+        parts.append(f"train success {row['train_success']:.2f}")
+    elif row.get("train_return") is not None:
+        parts.append(f"train return {row['train_return']:.1f}")
+    acc_e, acc_a = row.get("reward_model.expert_acc"), row.get("reward_model.agent_acc")
+    if acc_e is not None and acc_a is not None:
+        parts.append(f"D acc {acc_e:.2f}/{acc_a:.2f}")
+    parts.append(f"reward {row['reward_mean']:+.2f}±{row['reward_std']:.2f}")
+    if row.get("eval_success") is not None:
+        parts.append(f"[bold]eval success {row['eval_success']:.2f}[/]")
+    elif row.get("eval_return") is not None:
+        parts.append(f"[bold]eval return {row['eval_return']:.1f}[/]")
+    return "  ".join(parts)

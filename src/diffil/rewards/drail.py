@@ -1,0 +1,54 @@
+"""DRAIL: a diffusion discriminative classifier built on a label-conditioned denoiser."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from diffil.rewards.batch import TransitionBatch
+from diffil.rewards.diffusion_discriminator import (
+    DiffusionDiscriminator,
+    DiffusionDiscriminatorConfig,
+)
+
+EXPERT_LABEL = 1  # c+ (reference 000, [0035])
+AGENT_LABEL = 0  # c-
+
+
+@dataclass(kw_only=True)
+class DrailConfig(DiffusionDiscriminatorConfig):
+    """DRAIL options.
+
+    Attributes:
+        shared_noise: use the same (t, eps) for the c+ and c- losses of a sample.
+    """
+
+    shared_noise: bool = True
+
+
+class DrailRewardModel(DiffusionDiscriminator):
+    """DRAIL (reference 000, Eq. 1-4).
+
+    A conditional denoiser eps_phi(x_t, t | c) over x = (s, a) gives L_diff(s, a, c+) for the
+    expert label and L_diff(s, a, c-) for the agent label; D = sigmoid(L- - L+). Both losses are
+    computed in one denoiser call, and the denoiser is trained only through the BCE of D.
+    """
+
+    config: DrailConfig
+
+    def __init__(self, obs_dim: int, act_dim: int, config: DrailConfig | None = None) -> None:
+        super().__init__(obs_dim, act_dim, config or DrailConfig(), num_labels=2)
+
+    def logits(self, batch: TransitionBatch, *, generator: torch.Generator | None = None) -> Tensor:
+        """log D - log(1 - D) = L_diff(s, a, c-) - L_diff(s, a, c+)."""
+        losses = self.diffusion_losses(
+            self.model_input(batch),
+            (EXPERT_LABEL, AGENT_LABEL),
+            shared_noise=self.config.shared_noise,
+            generator=generator,
+        )
+        loss_expert, loss_agent = losses[0], losses[1]
+        # Eq. 2 of reference 000: D = sigmoid(L_diff(c-) - L_diff(c+))
+        return loss_agent - loss_expert

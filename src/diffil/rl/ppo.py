@@ -1,0 +1,98 @@
+"""The on-policy backbone: Stable-Baselines3 PPO on vectorised, observation-normalised envs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from stable_baselines3 import PPO
+from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv, VecNormalize
+
+from diffil.envs.registry import TaskSpec
+from diffil.rl.recorder import TransitionRecorder
+
+ACTIVATIONS = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "silu": torch.nn.SiLU}
+
+
+@dataclass(kw_only=True)
+class PPOConfig:
+    """PPO hyperparameters (SB3 names). ``n_steps`` is per environment."""
+
+    n_steps: int = 256
+    batch_size: int = 256
+    n_epochs: int = 10
+    learning_rate: float = 3e-4
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    clip_range: float = 0.2
+    ent_coef: float = 0.0
+    vf_coef: float = 0.5
+    max_grad_norm: float = 0.5
+    net_arch: tuple[int, ...] = (64, 64)
+    activation: str = "tanh"
+    log_std_init: float = 0.0
+    normalize_obs: bool = True
+
+
+def make_vec_env(
+    task: TaskSpec, n_envs: int, seed: int, subprocess: bool = False, evaluation: bool = False
+) -> VecEnv:
+    """``n_envs`` copies of the task with Monitor (episode return, length and success)."""
+    info_keys = (task.success_key,) if task.success_key else ()
+
+    def factory(rank: int):
+        def make():
+            env = Monitor(task.make_env(evaluation=evaluation), info_keywords=info_keys)
+            env.reset(seed=seed + rank)
+            env.action_space.seed(seed + rank)
+            return env
+
+        return make
+
+    cls = SubprocVecEnv if subprocess and n_envs > 1 else DummyVecEnv
+    venv = cls([factory(i) for i in range(n_envs)])
+    venv.seed(seed)
+    return venv
+
+
+def wrap_for_training(venv: VecEnv, config: PPOConfig) -> tuple[VecEnv, TransitionRecorder]:
+    """Recorder (raw transitions) inside observation normalisation; returns (outer, recorder)."""
+    recorder = TransitionRecorder(venv)
+    outer: VecEnv = recorder
+    if config.normalize_obs:
+        outer = VecNormalize(recorder, norm_obs=True, norm_reward=False, gamma=config.gamma)
+    return outer, recorder
+
+
+def make_ppo(
+    config: PPOConfig,
+    venv: VecEnv,
+    seed: int,
+    device: str = "cpu",
+    tensorboard_log: str | None = None,
+) -> PPO:
+    """A fresh PPO learner on ``venv``."""
+    return PPO(
+        "MlpPolicy",
+        venv,
+        n_steps=config.n_steps,
+        batch_size=config.batch_size,
+        n_epochs=config.n_epochs,
+        learning_rate=config.learning_rate,
+        gamma=config.gamma,
+        gae_lambda=config.gae_lambda,
+        clip_range=config.clip_range,
+        ent_coef=config.ent_coef,
+        vf_coef=config.vf_coef,
+        max_grad_norm=config.max_grad_norm,
+        policy_kwargs={
+            "net_arch": list(config.net_arch),
+            "activation_fn": ACTIVATIONS[config.activation],
+            "log_std_init": config.log_std_init,
+        },
+        seed=seed,
+        device=device,
+        tensorboard_log=tensorboard_log,
+        verbose=0,
+    )

@@ -1,0 +1,194 @@
+"""A run is a directory: resolved config, metrics, checkpoints, the final policy.
+
+    <run>/config.yaml          the resolved TrainConfig
+    <run>/metrics.csv          one row per training iteration (also under <run>/tb for TensorBoard)
+    <run>/checkpoints/latest/  everything needed to resume (written atomically)
+    <run>/policy.pt            the final policy (diffil.Policy.load)
+    <run>/eval.json            the final evaluation
+
+Checkpoints are written to a staging folder and renamed into place, so an interruption during a
+save leaves the previous checkpoint intact.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from diffil.algorithms.config import TrainConfig, from_dict
+from diffil.errors import DiffilError
+
+CONFIG = "config.yaml"
+METRICS = "metrics.csv"
+POLICY = "policy.pt"
+EVAL = "eval.json"
+STATE = "state.json"
+
+
+def default_run_path(config: TrainConfig, root: str | PathLike = "runs") -> Path:
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path(root) / f"{config.method}-{config.task}-s{config.seed}-{stamp}"
+
+
+class RunDirectory:
+    """Files of one training run; create it with :meth:`create`, reopen it with :meth:`open`."""
+
+    def __init__(self, path: str | PathLike):
+        self.path = Path(path)
+        self._tb = None
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, path: str | PathLike, config: TrainConfig) -> RunDirectory:
+        path = Path(path)
+        if path.exists() and any(path.iterdir()):
+            raise DiffilError(
+                "run directory already exists and is not empty",
+                "resume it with --resume, or choose another --out",
+                path,
+            )
+        path.mkdir(parents=True, exist_ok=True)
+        run = cls(path)
+        run.config_path.write_text(config.to_yaml())
+        return run
+
+    @classmethod
+    def open(cls, path: str | PathLike) -> RunDirectory:
+        run = cls(path)
+        if not run.config_path.is_file():
+            raise DiffilError(
+                f"not a diffil run directory (no {CONFIG})",
+                "pass the folder that `diffil train` wrote",
+                path,
+            )
+        return run
+
+    def read_config(self) -> TrainConfig:
+        try:
+            data = yaml.safe_load(self.config_path.read_text())
+        except yaml.YAMLError as err:
+            raise DiffilError(
+                f"{CONFIG} is not valid YAML ({err.__class__.__name__})",
+                "restore it",
+                self.path,
+            ) from None
+        return from_dict(TrainConfig, data, where=CONFIG)
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / CONFIG
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / METRICS
+
+    @property
+    def policy_path(self) -> Path:
+        return self.path / POLICY
+
+    @property
+    def eval_path(self) -> Path:
+        return self.path / EVAL
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.path / "checkpoints" / "latest"
+
+    # ---- metrics -----------------------------------------------------------------------------
+
+    def log_metrics(self, row: dict[str, Any]) -> None:
+        """Append one row to metrics.csv (columns fixed by the first row) and to TensorBoard."""
+        new = not self.metrics_path.exists()
+        with self.metrics_path.open("a", newline="") as f:
+            if new:
+                writer = csv.DictWriter(f, fieldnames=list(row), extrasaction="ignore")
+                writer.writeheader()
+            else:
+                with self.metrics_path.open() as r:
+                    header = next(csv.reader(r))
+                writer = csv.DictWriter(f, fieldnames=header, extrasaction="ignore")
+            writer.writerow({k: "" if v is None else v for k, v in row.items()})
+        tb = self._tensorboard()
+        if tb is not None:
+            step = int(row.get("env_steps", row.get("step", 0)))
+            for key, value in row.items():
+                if isinstance(value, (int, float)) and key not in ("env_steps", "step"):
+                    tb.add_scalar(key.replace(".", "/"), value, step)
+            tb.flush()
+
+    def read_metrics(self) -> list[dict[str, str]]:
+        if not self.metrics_path.exists():
+            return []
+        with self.metrics_path.open() as f:
+            return list(csv.DictReader(f))
+
+    def truncate_metrics(self, after_step: int, key: str = "env_steps") -> None:
+        """Drop rows logged after the checkpoint a resumed run restarts from."""
+        rows = self.read_metrics()
+        if not rows:
+            return
+        kept = [r for r in rows if int(float(r.get(key) or 0)) <= after_step]
+        with self.metrics_path.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(kept)
+
+    def _tensorboard(self):
+        if self._tb is None:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:  # tensorboard is optional for the run directory to work
+                return None
+            self._tb = SummaryWriter(str(self.path / "tb"))
+        return self._tb
+
+    def close(self) -> None:
+        if self._tb is not None:
+            self._tb.close()
+            self._tb = None
+
+    # ---- checkpoints -------------------------------------------------------------------------
+
+    def save_checkpoint(self, writers: dict[str, Callable[[Path], None]], state: dict) -> Path:
+        """Write a checkpoint: ``writers`` map file names to functions writing them; ``state``
+        (JSON-able: step counters, RNG seeds) goes to state.json. Atomic: staging + rename."""
+        parent = self.checkpoint_dir.parent
+        parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=parent))
+        try:
+            for name, write in writers.items():
+                write(staging / name)
+            (staging / STATE).write_text(json.dumps(state, indent=2))
+            old = parent / ".previous"
+            if old.exists():
+                shutil.rmtree(old)
+            if self.checkpoint_dir.exists():
+                os.replace(self.checkpoint_dir, old)
+            os.replace(staging, self.checkpoint_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return self.checkpoint_dir
+
+    def load_state(self) -> dict[str, Any] | None:
+        """state.json of the latest checkpoint (falling back to one left by an interrupted save)."""
+        for folder in (self.checkpoint_dir, self.checkpoint_dir.parent / ".previous"):
+            if (folder / STATE).is_file():
+                if folder != self.checkpoint_dir:
+                    os.replace(folder, self.checkpoint_dir)
+                return json.loads((self.checkpoint_dir / STATE).read_text())
+        return None
+
+    def write_eval(self, result: dict[str, Any]) -> None:
+        self.eval_path.write_text(json.dumps(result, indent=2))

@@ -1,0 +1,277 @@
+"""Training runs: the Table 1 loop, run directories, resume, BC, and their commands."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from diffil.algorithms.run import train
+from diffil.algorithms.trainer import AdversarialTrainer, TrainingInterrupted
+from diffil.cli import main
+from diffil.policy import Policy
+
+TINY = {
+    "n_envs": 2,
+    "num_demos": 10,
+    "checkpoint_every": 512,
+    "ppo": {"n_steps": 64, "batch_size": 64, "n_epochs": 2, "net_arch": [16, 16]},
+    "reward": {"updates_per_rollout": 2, "batch_size": 64, "model": {"hidden": [32, 32]}},
+    "eval": {"every": 1024, "episodes": 2},
+    "bc": {"steps": 200, "batch_size": 64},
+}
+
+
+def rows(run_dir):
+    with open(run_dir / "metrics.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def test_short_run_writes_a_complete_run_directory(tmp_path):
+    out = tmp_path / "run"
+    result = train("drail", "pointmaze-umaze", steps=1024, out=out, overrides=TINY, progress=False)
+    for name in ("config.yaml", "metrics.csv", "policy.pt", "eval.json", "demos.hdf5", "tb"):
+        assert (out / name).exists(), name
+    ckpt = out / "checkpoints" / "latest"
+    for name in ("ppo.zip", "reward_model.pt", "vecnormalize.pkl", "state.json"):
+        assert (ckpt / name).exists(), name
+    logged = rows(out)
+    assert [int(r["env_steps"]) for r in logged] == list(range(128, 1025, 128))
+    for key in ("reward_mean", "reward_model.expert_acc", "train_success", "fps"):
+        assert key in logged[0]
+    assert logged[-1]["eval_success"] != ""
+    assert result.env_steps == 1024
+    evaluation = json.loads((out / "eval.json").read_text())
+    assert 0.0 <= evaluation["success_rate"] <= 1.0
+    policy = Policy.load(out / "policy.pt")
+    assert policy.metadata["method"] == "drail" and policy.predict(np.zeros(6)).shape == (2,)
+
+
+def test_rollout_rewards_are_relabelled_by_the_updated_reward_model(tmp_path, monkeypatch):
+    """Table 1: the policy trains on rewards of the reward model *after* its update."""
+    seen = []
+    original = AdversarialTrainer.reward_step
+
+    def spy(self, buffer, recorder, last_values, dones):
+        steps = recorder._steps[-buffer.buffer_size :]
+        out = original(self, buffer, recorder, last_values, dones)
+        obs, acts, next_obs, term, env_r = (np.stack(x) for x in zip(*steps, strict=True))
+        flat = lambda a: a.reshape(-1, *a.shape[2:])  # noqa: E731
+        batch = self.batch(flat(obs), flat(acts), flat(next_obs), flat(term))
+        expected = self.reward_model.reward(batch).numpy().reshape(env_r.shape)
+        seen.append((buffer.rewards.copy(), expected, env_r))
+        return out
+
+    monkeypatch.setattr(AdversarialTrainer, "reward_step", spy)
+    train("gail", "pointmaze-umaze", steps=256, out=tmp_path / "r", overrides=TINY, progress=False)
+    assert len(seen) == 2
+    for buffer_rewards, expected, env_rewards in seen:
+        # time-limit steps carry SB3's value bootstrap on top; none occur this early
+        np.testing.assert_allclose(buffer_rewards, expected, rtol=1e-5, atol=1e-5)
+        assert not np.allclose(buffer_rewards, env_rewards)
+
+
+def test_interrupted_run_resumes_from_its_checkpoint(tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    original = AdversarialTrainer.reward_step
+    calls = {"n": 0}
+
+    def interrupt_on_fifth(self, *args):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt
+        return original(self, *args)
+
+    monkeypatch.setattr(AdversarialTrainer, "reward_step", interrupt_on_fifth)
+    with pytest.raises(TrainingInterrupted, match="resume with: diffil train --resume"):
+        train("airl", "pointmaze-umaze", steps=1024, out=out, overrides=TINY, progress=False)
+    state = json.loads((out / "checkpoints" / "latest" / "state.json").read_text())
+    assert state["env_steps"] == 640  # the interrupted rollout is the 5th of 128 steps
+    monkeypatch.setattr(AdversarialTrainer, "reward_step", original)
+    result = train(resume=out, progress=False)
+    assert result.env_steps == 1024
+    steps = [int(r["env_steps"]) for r in rows(out)]
+    assert steps == sorted(set(steps)) and steps[-1] == 1024  # no duplicated or lost rows
+
+
+def test_finished_run_can_be_extended(tmp_path):
+    out = tmp_path / "run"
+    train("wail", "pointmaze-umaze", steps=256, out=out, overrides=TINY, progress=False)
+    result = train(resume=out, steps=512, progress=False)
+    assert result.env_steps == 512
+    assert [int(r["env_steps"]) for r in rows(out)] == [128, 256, 384, 512]
+
+
+def test_bc_imitates_expert_actions(tmp_path):
+    out = tmp_path / "bc"
+    result = train("bc", "pointmaze-umaze", out=out, overrides=TINY, progress=False)
+    losses = [float(r["loss"]) for r in rows(out)]
+    assert losses[-1] < losses[0] - 0.5
+    demos = __import__("diffil").load_dataset(out / "demos.hdf5").transitions()
+    policy = Policy.load(result.policy_path)
+    mse = np.mean((policy.predict(demos.obs) - demos.acts) ** 2)
+    baseline = np.mean(demos.acts**2)  # an uninformed policy that always outputs 0
+    assert mse < 0.5 * baseline
+
+
+@pytest.mark.parametrize("method", ["gail", "drail"])
+def test_reward_models_learn_to_separate_agent_from_expert_in_the_loop(tmp_path, method):
+    overrides = {**TINY, "reward": {**TINY["reward"], "updates_per_rollout": 20}}
+    if method == "drail":
+        overrides["reward"]["model"] = {"hidden": [64, 64], "lr": 1e-3}
+    train(
+        method,
+        "pointmaze-umaze",
+        steps=2048,
+        out=tmp_path / "r",
+        overrides=overrides,
+        progress=False,
+    )
+    last = rows(tmp_path / "r")[-4:]
+    acc = np.mean(
+        [
+            0.5 * (float(r["reward_model.expert_acc"]) + float(r["reward_model.agent_acc"]))
+            for r in last
+        ]
+    )
+    assert acc > 0.6
+
+
+def test_gail_policy_reaches_the_goal(tmp_path):
+    """A trained policy reaches a success rate (small budget; the full ones are benchmarks)."""
+    overrides = {"n_envs": 4, "num_demos": 50, "eval": {"every": 10**9, "episodes": 30}}
+    result = train(
+        "gail",
+        "pointmaze-umaze",
+        steps=61_440,
+        out=tmp_path / "g",
+        overrides=overrides,
+        progress=False,
+    )
+    assert result.evaluation["success_rate"] >= 0.6
+
+
+def test_cli_train_eval_export(tmp_path, capsys):
+    pytest.importorskip("onnxruntime")
+    import onnxruntime as ort
+
+    out = tmp_path / "run"
+    sets = [
+        "--set",
+        "n_envs=2",
+        "--set",
+        "ppo.n_steps=64",
+        "--set",
+        "ppo.batch_size=64",
+        "--set",
+        "num_demos=5",
+        "--set",
+        "eval.episodes=2",
+        "--set",
+        "ppo.n_epochs=1",
+    ]
+    code = main(
+        [
+            "train",
+            "drail",
+            "--task",
+            "pointmaze-umaze",
+            "--steps",
+            "256",
+            "--out",
+            str(out),
+            "--quiet",
+            *sets,
+        ]
+    )
+    assert code == 0
+    assert main(["eval", str(out), "--episodes", "3"]) == 0
+    assert "success" in capsys.readouterr().out
+    assert main(["export", str(out), "--format", "onnx"]) == 0
+    onnx_path = out / "policy.onnx"
+    policy = Policy.load(out / "policy.pt")
+    obs = np.random.default_rng(0).normal(size=(32, 6)).astype(np.float32)
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    onnx_actions = session.run(None, {"obs": obs})[0]
+    np.testing.assert_allclose(onnx_actions, policy.predict(obs), atol=1e-5)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_training_on_gpu(tmp_path):
+    result = train(
+        "drail",
+        "pointmaze-umaze",
+        steps=256,
+        out=tmp_path / "gpu",
+        device="cuda",
+        overrides=TINY,
+        progress=False,
+    )
+    assert result.env_steps == 256
+
+
+def _one_line_error(capsys, args, *phrases):
+    code = main(args)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith("diffil: error:"), err
+    for phrase in phrases:
+        assert phrase in err[0], err[0]
+
+
+def test_bad_training_arguments_are_one_line_errors(tmp_path, capsys):
+    _one_line_error(
+        capsys,
+        ["train", "drial", "--task", "pointmaze-umaze"],
+        "unknown method 'drial'",
+        "did you mean 'drail'",
+    )
+    _one_line_error(capsys, ["train", "drail", "--task", "pointmaze-small"], "unknown task")
+    _one_line_error(
+        capsys,
+        [
+            "train",
+            "drail",
+            "--task",
+            "pointmaze-umaze",
+            "--set",
+            "ppo.nstep=3",
+            "--out",
+            str(tmp_path / "x"),
+        ],
+        "unknown config.ppo key(s) nstep",
+    )
+    _one_line_error(
+        capsys,
+        ["train", "drail", "--task", "pointmaze-umaze", "--demos", str(tmp_path / "missing.npz")],
+        "no such file",
+    )
+    _one_line_error(capsys, ["train", "--resume", str(tmp_path)], "not a diffil run directory")
+    _one_line_error(capsys, ["eval", str(tmp_path)], "not a diffil run directory")
+
+
+def test_demos_that_do_not_fit_the_task_are_rejected(tmp_path, capsys):
+    from diffil.data import Trajectory, TrajectoryDataset, save_dataset
+
+    hopper_like = TrajectoryDataset(
+        [Trajectory(np.zeros((11, 11)), np.zeros((10, 3)), rewards=np.zeros(10))]
+    )
+    path = save_dataset(hopper_like, tmp_path / "hopper.npz")
+    _one_line_error(
+        capsys,
+        [
+            "train",
+            "gail",
+            "--task",
+            "pointmaze-umaze",
+            "--demos",
+            str(path),
+            "--out",
+            str(tmp_path / "run"),
+        ],
+        "hopper.npz",
+        "11 dims",
+        "'pointmaze-umaze' has 6",
+    )
