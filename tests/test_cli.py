@@ -62,11 +62,20 @@ def test_python_api_matches_cli(tmp_path):
         np.testing.assert_array_equal(a.observations, b.observations)
 
 
-def test_quickstart_makes_data_statistics_and_plot(tmp_path):
-    info = diffil.quickstart(tmp_path, episodes=5)
+def test_quickstart_makes_data_trains_and_compares(tmp_path, capsys):
+    info = diffil.quickstart(tmp_path, episodes=5, steps=2048, methods=("gail",), progress=False)
     assert info["statistics"]["success_rate"] == 1.0
     assert (tmp_path / "pointmaze-umaze-5.hdf5").exists()
     assert (tmp_path / "pointmaze-umaze-5.png").stat().st_size > 10_000
+    assert (tmp_path / "learning_curves.png").stat().st_size > 10_000
+    assert "| gail | pointmaze-umaze |" in info["comparison"]
+    assert (tmp_path / "comparison.md").read_text().startswith("| method |")
+    # compare from the command line, on the run the quickstart made
+    assert (
+        main(["compare", str(tmp_path / "runs" / "gail"), "--plot", str(tmp_path / "c.png")]) == 0
+    )
+    assert "| gail | pointmaze-umaze |" in capsys.readouterr().out
+    assert (tmp_path / "c.png").exists()
 
 
 def test_console_script_runs_as_a_process(tmp_path):

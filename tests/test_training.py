@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from diffil.algorithms.run import train
-from diffil.algorithms.trainer import AdversarialTrainer, TrainingInterrupted
+from diffil.algorithms.trainer import OnlineTrainer, TrainingInterrupted
 from diffil.cli import main
 from diffil.policy import Policy
 
@@ -53,7 +53,7 @@ def test_short_run_writes_a_complete_run_directory(tmp_path):
 def test_rollout_rewards_are_relabelled_by_the_updated_reward_model(tmp_path, monkeypatch):
     """Table 1: the policy trains on rewards of the reward model *after* its update."""
     seen = []
-    original = AdversarialTrainer.reward_step
+    original = OnlineTrainer.reward_step
 
     def spy(self, buffer, recorder, last_values, dones):
         steps = recorder._steps[-buffer.buffer_size :]
@@ -65,7 +65,7 @@ def test_rollout_rewards_are_relabelled_by_the_updated_reward_model(tmp_path, mo
         seen.append((buffer.rewards.copy(), expected, env_r))
         return out
 
-    monkeypatch.setattr(AdversarialTrainer, "reward_step", spy)
+    monkeypatch.setattr(OnlineTrainer, "reward_step", spy)
     train("gail", "pointmaze-umaze", steps=256, out=tmp_path / "r", overrides=TINY, progress=False)
     assert len(seen) == 2
     for buffer_rewards, expected, env_rewards in seen:
@@ -76,7 +76,7 @@ def test_rollout_rewards_are_relabelled_by_the_updated_reward_model(tmp_path, mo
 
 def test_interrupted_run_resumes_from_its_checkpoint(tmp_path, monkeypatch):
     out = tmp_path / "run"
-    original = AdversarialTrainer.reward_step
+    original = OnlineTrainer.reward_step
     calls = {"n": 0}
 
     def interrupt_on_fifth(self, *args):
@@ -85,12 +85,12 @@ def test_interrupted_run_resumes_from_its_checkpoint(tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return original(self, *args)
 
-    monkeypatch.setattr(AdversarialTrainer, "reward_step", interrupt_on_fifth)
+    monkeypatch.setattr(OnlineTrainer, "reward_step", interrupt_on_fifth)
     with pytest.raises(TrainingInterrupted, match="resume with: diffil train --resume"):
         train("airl", "pointmaze-umaze", steps=1024, out=out, overrides=TINY, progress=False)
     state = json.loads((out / "checkpoints" / "latest" / "state.json").read_text())
     assert state["env_steps"] == 640  # the interrupted rollout is the 5th of 128 steps
-    monkeypatch.setattr(AdversarialTrainer, "reward_step", original)
+    monkeypatch.setattr(OnlineTrainer, "reward_step", original)
     result = train(resume=out, progress=False)
     assert result.env_steps == 1024
     steps = [int(r["env_steps"]) for r in rows(out)]

@@ -4,23 +4,29 @@ The Python API mirrors the ``diffil`` command::
 
     import diffil
     demos = diffil.collect("pointmaze-umaze", episodes=100, out="demos.hdf5")
-    diffil.load_dataset("demos.hdf5").transitions()
+    result = diffil.train("drail", "pointmaze-umaze", demos="demos.hdf5", out="runs/drail")
+    policy = diffil.Policy.load(result.policy_path)
+    action = policy.predict(observation)
 """
 
-from diffil.api import collect, dataset_info, plot, quickstart
+from diffil.algorithms.run import train
+from diffil.api import collect, compare, dataset_info, plot, quickstart
 from diffil.data import Trajectory, TrajectoryDataset, load_dataset, save_dataset, validate_dataset
 from diffil.envs import TaskSpec, get_task, list_tasks
 from diffil.errors import DiffilError
+from diffil.policy import Policy
 
 __version__ = "0.1.0"
 
 __all__ = [
     "DiffilError",
+    "Policy",
     "TaskSpec",
     "Trajectory",
     "TrajectoryDataset",
     "__version__",
     "collect",
+    "compare",
     "dataset_info",
     "get_task",
     "list_tasks",
@@ -28,5 +34,6 @@ __all__ = [
     "plot",
     "quickstart",
     "save_dataset",
+    "train",
     "validate_dataset",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -56,16 +57,45 @@ def plot(
     return plot_dataset(dataset, out, task=spec, max_episodes=max_episodes)
 
 
+def compare(run_dirs: list[str | PathLike], plot_path: str | PathLike | None = None) -> str:
+    """A markdown table comparing finished runs, and optionally their learning curves."""
+    from diffil.eval.report import comparison_table, format_table, plot_learning_curves
+
+    table = format_table(comparison_table(run_dirs))
+    if plot_path is not None:
+        plot_learning_curves(run_dirs, plot_path)
+    return table
+
+
 def quickstart(
     out_dir: str | PathLike = "out/quickstart",
     task: str = "pointmaze-umaze",
     episodes: int = 100,
     seed: int = 0,
+    steps: int = 100_000,
+    methods: tuple[str, ...] = ("drail", "gail", "bc"),
+    progress: bool = True,
 ) -> dict[str, Any]:
-    """diffil's main job today: make maze demonstrations, summarise and plot them."""
+    """diffil's main job: make maze demonstrations, train DRAIL and baselines on them with a
+    small budget, and compare them in a table and plots.
+
+    ``out_dir`` belongs to the quickstart: its runs are replaced on every call.
+    """
+    from diffil.algorithms.run import train
+
     out_dir = Path(out_dir)
     data_path = out_dir / f"{task}-{episodes}.hdf5"
-    collect(task, episodes, out=data_path, seed=seed, overwrite=True, progress=True)
+    collect(task, episodes, out=data_path, seed=seed, overwrite=True, progress=progress)
     info = dataset_info(data_path)
     info["plot"] = str(plot(data_path, out_dir / f"{task}-{episodes}.png"))
+    runs = []
+    for method in methods:
+        run_dir = out_dir / "runs" / method
+        if run_dir.exists():
+            shutil.rmtree(run_dir)
+        train(method, task, demos=data_path, steps=steps, seed=seed, out=run_dir, progress=progress)
+        runs.append(run_dir)
+    info["comparison"] = compare(runs, out_dir / "learning_curves.png")
+    info["learning_curves"] = str(out_dir / "learning_curves.png")
+    (out_dir / "comparison.md").write_text(info["comparison"] + "\n")
     return info

@@ -284,17 +284,37 @@ def export(run: Path, fmt: str, out: Path | None) -> None:
 
 
 @app.command()
+@click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--plot", type=click.Path(path_type=Path), default=None, help="Learning-curve PNG.")
+def compare(runs: tuple[Path, ...], plot: Path | None) -> None:
+    """Compare finished RUNS: final success/return, budget, and when they reached 90%."""
+    click.echo(api.compare(list(runs), plot))
+    if plot is not None:
+        console.print(f"wrote {plot}")
+
+
+@app.command()
 @click.option(
     "--out", type=click.Path(path_type=Path), default=Path("out/quickstart"), show_default=True
 )
 @click.option("--task", "-t", default="pointmaze-umaze", show_default=True)
 @click.option("--episodes", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option(
+    "--steps",
+    type=click.IntRange(min=1),
+    default=100_000,
+    show_default=True,
+    help="Environment steps per online method.",
+)
 @seed_option
-def quickstart(out: Path, task: str, episodes: int, seed: int) -> None:
-    """diffil's main job: make maze demonstrations, show their statistics and a plot."""
-    info = api.quickstart(out, task=task, episodes=episodes, seed=seed)
+def quickstart(out: Path, task: str, episodes: int, seed: int, steps: int) -> None:
+    """diffil's main job: make maze demos, train DRAIL, GAIL and BC on them, compare them."""
+    info = api.quickstart(out, task=task, episodes=episodes, seed=seed, steps=steps)
     _print_info(info)
-    console.print(f"plot: {info['plot']}")
+    console.print(f"demonstrations plot: {info['plot']}")
+    console.print("")
+    click.echo(info["comparison"])
+    console.print(f"learning curves: {info['learning_curves']}")
 
 
 def main(argv: list[str] | None = None) -> int:

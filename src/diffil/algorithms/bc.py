@@ -15,7 +15,7 @@ import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.running_mean_std import RunningMeanStd
 
-from diffil.algorithms.trainer import Trainer, TrainingInterrupted, TrainResult
+from diffil.algorithms.trainer import Trainer, TrainResult
 from diffil.policy import Policy
 from diffil.rl.ppo import make_ppo, make_vec_env
 
@@ -110,12 +110,7 @@ class BCTrainer(Trainer):
                 if self.step % max(1, self.config.checkpoint_every // 100) == 0:
                     self.save_checkpoint()
         except KeyboardInterrupt:
-            self.save_checkpoint()
-            self.run.close()
-            raise TrainingInterrupted(
-                f"interrupted at BC step {self.step:,}; checkpoint saved",
-                f"resume with: diffil train --resume {self.run.path}",
-            ) from None
+            raise self.interrupted(f"BC step {self.step:,}") from None
         self.save_checkpoint()
         return self.finish(self.current_policy(), env_steps=0)
 

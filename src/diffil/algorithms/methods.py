@@ -11,9 +11,13 @@ from diffil.errors import DiffilError
 @dataclass(frozen=True)
 class Method:
     name: str
-    kind: str  # "adversarial": reward model + RL; "bc": offline behaviour cloning
+    kind: str  # "adversarial": reward model + RL; "bc": offline; "rl": the true reward
     reward_model: str | None
     description: str
+
+    @property
+    def uses_demos(self) -> bool:
+        return self.kind != "rl"
 
 
 METHODS = {
@@ -25,6 +29,7 @@ METHODS = {
         Method("airl", "adversarial", "airl", "g(s,a) + gamma h(s') - h(s) discriminator"),
         Method("wail", "adversarial", "wail", "Wasserstein critic with gradient penalty"),
         Method("bc", "bc", None, "behaviour cloning with the same policy network"),
+        Method("ppo", "rl", None, "PPO on the true reward (reference for cost, not imitation)"),
     )
 }
 

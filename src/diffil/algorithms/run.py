@@ -8,7 +8,7 @@ from typing import Any
 
 from diffil.algorithms.config import TrainConfig, deep_merge, resolve_config
 from diffil.algorithms.methods import get_method
-from diffil.algorithms.trainer import AdversarialTrainer, Trainer, TrainResult
+from diffil.algorithms.trainer import OnlineTrainer, Trainer, TrainResult
 from diffil.data.trajectory import TrajectoryDataset
 from diffil.envs.registry import get_task
 from diffil.runs.run_dir import RunDirectory, default_run_path
@@ -20,7 +20,7 @@ def trainer_for(
     from diffil.algorithms.bc import BCTrainer
 
     method = get_method(config.method)
-    cls = BCTrainer if method.kind == "bc" else AdversarialTrainer
+    cls = BCTrainer if method.kind == "bc" else OnlineTrainer
     return cls(config, run, progress=progress, demos=demos)
 
 

@@ -117,10 +117,12 @@ class Trainer:
         self.task = get_task(config.task, noise=config.noise, coverage=config.coverage)
         self.device = resolve_device(config.device)
         self.console = Console(highlight=False, soft_wrap=True) if progress else None
-        if demos is not None and not (run.path / DEMOS_FILE).exists():
-            save_dataset(demos, run.path / DEMOS_FILE, task=self.task)
-        self.demos = load_demonstrations(config, self.task, run)
-        self.expert = self.demos.transitions()
+        self.demos: TrajectoryDataset | None = None
+        if self.method.uses_demos:
+            if demos is not None and not (run.path / DEMOS_FILE).exists():
+                save_dataset(demos, run.path / DEMOS_FILE, task=self.task)
+            self.demos = load_demonstrations(config, self.task, run)
+            self.expert = self.demos.transitions()
         self.started = time.perf_counter()
         self.elapsed_before = 0.0  # wall-clock of earlier sessions of a resumed run
         self.first_success_90: dict[str, float] | None = None
@@ -157,6 +159,18 @@ class Trainer:
         self.run.close()
         return TrainResult(self.run.path, self.run.policy_path, evaluation, env_steps, self.elapsed)
 
+    def save_checkpoint(self) -> None:
+        raise NotImplementedError
+
+    def interrupted(self, progress: str) -> TrainingInterrupted:
+        """Checkpoint after Ctrl-C; the error tells the user how to resume."""
+        self.save_checkpoint()
+        self.run.close()
+        return TrainingInterrupted(
+            f"interrupted at {progress}; checkpoint saved",
+            f"resume with: diffil train --resume {self.run.path}",
+        )
+
     def policy_metadata(self) -> dict[str, Any]:
         return {"method": self.config.method, "task": self.config.task, "seed": self.config.seed}
 
@@ -170,23 +184,28 @@ def format_evaluation(result: dict[str, float]) -> str:
     return ", ".join(parts) + f" ({int(result['episodes'])} episodes)"
 
 
-class AdversarialTrainer(Trainer):
-    """Reward model + PPO, alternating as in Table 1 of reference 000."""
+class OnlineTrainer(Trainer):
+    """Reward model + PPO, alternating as in Table 1 of reference 000.
+
+    Without a reward model (method ``ppo``) it is plain PPO on the task's own reward: the
+    reference for what learning the reward costs.
+    """
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         cfg = self.config
-        assert self.method.reward_model is not None
-        self.scaler = ObservationScaler.fit(self.expert.obs)
-        model_config = {**cfg.reward.model, "obs_only": cfg.obs_only}
-        try:
-            self.reward_model: RewardModel = make_reward_model(
-                self.method.reward_model, self.task.obs_dim, self.task.act_dim, model_config
-            ).to(self.device)
-        except (TypeError, ValueError) as err:
-            raise DiffilError(
-                f"bad reward.model option: {err}", "fix the preset or --set"
-            ) from None
+        self.reward_model: RewardModel | None = None
+        if self.method.reward_model is not None:
+            self.scaler = ObservationScaler.fit(self.expert.obs)
+            model_config = {**cfg.reward.model, "obs_only": cfg.obs_only}
+            try:
+                self.reward_model = make_reward_model(
+                    self.method.reward_model, self.task.obs_dim, self.task.act_dim, model_config
+                ).to(self.device)
+            except (TypeError, ValueError) as err:
+                raise DiffilError(
+                    f"bad reward.model option: {err}", "fix the preset or --set"
+                ) from None
         self.rng = np.random.default_rng(cfg.seed)
         self.generator = torch.Generator(device="cpu").manual_seed(cfg.seed)
         raw_venv = make_vec_env(self.task, cfg.n_envs, cfg.seed)
@@ -224,6 +243,11 @@ class AdversarialTrainer(Trainer):
     def reward_step(self, rollout_buffer, recorder: TransitionRecorder, last_values, dones) -> dict:
         """Update the reward model on this rollout, relabel it, recompute advantages."""
         steps = recorder.take(rollout_buffer.buffer_size)
+        if self.reward_model is None:  # plain RL on the environment's reward
+            return {
+                "reward_mean": float(steps.env_rewards.mean()),
+                "reward_std": float(steps.env_rewards.std()),
+            }
         obs, acts, next_obs, term = steps.flat()
         agent = Transitions(obs, acts, next_obs, term)
         metrics: dict[str, list[float]] = {}
@@ -252,7 +276,8 @@ class AdversarialTrainer(Trainer):
         callback = _ImitationCallback(self)
         self.say(
             f"[bold]{cfg.method}[/] on [bold]{self.task.name}[/]: {cfg.steps:,} env steps, "
-            f"{len(self.demos)} demos, {cfg.n_envs} envs, device {self.device}, run {self.run.path}"
+            f"{len(self.demos) if self.demos else 'no'} demos, {cfg.n_envs} envs, "
+            f"device {self.device}, run {self.run.path}"
         )
         if remaining > 0:
             try:
@@ -262,12 +287,7 @@ class AdversarialTrainer(Trainer):
                     reset_num_timesteps=self.model.num_timesteps == 0,
                 )
             except KeyboardInterrupt:
-                self.save_checkpoint()
-                self.run.close()
-                raise TrainingInterrupted(
-                    f"interrupted at {self.model.num_timesteps:,} env steps; checkpoint saved",
-                    f"resume with: diffil train --resume {self.run.path}",
-                ) from None
+                raise self.interrupted(f"{self.model.num_timesteps:,} env steps") from None
         self.save_checkpoint()
         return self.finish(self.current_policy(), self.model.num_timesteps)
 
@@ -284,16 +304,15 @@ class AdversarialTrainer(Trainer):
     # ---- checkpoints --------------------------------------------------------------------------
 
     def save_checkpoint(self) -> None:
-        writers = {
-            "ppo.zip": lambda p: self.model.save(p),
-            "reward_model.pt": lambda p: torch.save(self.reward_model.checkpoint(), p),
-        }
+        writers: dict[str, Any] = {"ppo.zip": lambda p: self.model.save(p)}
+        if self.reward_model is not None:
+            writers["reward_model.pt"] = lambda p: torch.save(self.reward_model.checkpoint(), p)
         if isinstance(self.venv, VecNormalize):
             writers["vecnormalize.pkl"] = lambda p: self.venv.save(p)
         state = {
             "env_steps": int(self.model.num_timesteps),
             "elapsed": self.elapsed,
-            "scaler": self.scaler.to_dict(),
+            "scaler": self.scaler.to_dict() if self.reward_model is not None else None,
             "rng": self.rng.bit_generator.state,
             "generator": self.generator.get_state().tolist(),
             "reached_90": self.first_success_90,
@@ -308,8 +327,11 @@ class AdversarialTrainer(Trainer):
             venv = VecNormalize.load(str(ckpt / "vecnormalize.pkl"), recorder)
         self.venv, self.recorder = venv, recorder
         self.model = PPO.load(ckpt / "ppo.zip", env=venv, device=str(self.device))
-        self.reward_model.restore(torch.load(ckpt / "reward_model.pt", map_location=self.device))
-        self.scaler = ObservationScaler(state["scaler"]["mean"], state["scaler"]["std"])
+        if self.reward_model is not None:
+            self.reward_model.restore(
+                torch.load(ckpt / "reward_model.pt", map_location=self.device)
+            )
+            self.scaler = ObservationScaler(state["scaler"]["mean"], state["scaler"]["std"])
         self.rng.bit_generator.state = state["rng"]
         self.generator.set_state(torch.tensor(state["generator"], dtype=torch.uint8))
         self.elapsed_before = float(state["elapsed"])
@@ -321,7 +343,7 @@ class AdversarialTrainer(Trainer):
 class _ImitationCallback(BaseCallback):
     """Hooks the reward step into PPO's loop and logs, evaluates and checkpoints."""
 
-    def __init__(self, trainer: AdversarialTrainer):
+    def __init__(self, trainer: OnlineTrainer):
         super().__init__()
         self.trainer = trainer
         self.iteration = 0

@@ -21,6 +21,14 @@ def as_generator(generator: GeneratorLike) -> torch.Generator | None:
     return torch.Generator().manual_seed(int(generator))
 
 
+def _draw(sample, *args, device: torch.device | str, generator: torch.Generator | None, **kw):
+    """Call a torch sampling function on the generator's device, then move the result, so a
+    CPU generator reproduces the same numbers whatever device the model is on."""
+    if generator is None:
+        return sample(*args, device=device, **kw)
+    return sample(*args, generator=generator, device=generator.device, **kw).to(device)
+
+
 def randn(
     shape: Sequence[int],
     *,
@@ -29,10 +37,7 @@ def randn(
     generator: torch.Generator | None = None,
 ) -> Tensor:
     """Standard normal noise of ``shape`` on ``device``."""
-    if generator is None:
-        return torch.randn(tuple(shape), device=device, dtype=dtype)
-    out = torch.randn(tuple(shape), generator=generator, device=generator.device, dtype=dtype)
-    return out.to(device)
+    return _draw(torch.randn, tuple(shape), device=device, generator=generator, dtype=dtype)
 
 
 def randint(
@@ -43,10 +48,7 @@ def randint(
     generator: torch.Generator | None = None,
 ) -> Tensor:
     """Integers uniform in ``[0, high)`` of ``shape`` on ``device`` (dtype long)."""
-    if generator is None:
-        return torch.randint(0, high, tuple(shape), device=device)
-    out = torch.randint(0, high, tuple(shape), generator=generator, device=generator.device)
-    return out.to(device)
+    return _draw(torch.randint, 0, high, tuple(shape), device=device, generator=generator)
 
 
 def rand(
@@ -57,7 +59,4 @@ def rand(
     generator: torch.Generator | None = None,
 ) -> Tensor:
     """Uniform ``[0, 1)`` draws of ``shape`` on ``device``."""
-    if generator is None:
-        return torch.rand(tuple(shape), device=device, dtype=dtype)
-    out = torch.rand(tuple(shape), generator=generator, device=generator.device, dtype=dtype)
-    return out.to(device)
+    return _draw(torch.rand, tuple(shape), device=device, generator=generator, dtype=dtype)
