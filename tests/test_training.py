@@ -197,6 +197,8 @@ def test_cli_train_eval_export(tmp_path, capsys):
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     onnx_actions = session.run(None, {"obs": obs})[0]
     np.testing.assert_allclose(onnx_actions, policy.predict(obs), atol=1e-5)
+    assert main(["reward-map", str(out), "--resolution", "12"]) == 0
+    assert (out / "reward_map.png").stat().st_size > 5_000
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

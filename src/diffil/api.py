@@ -95,6 +95,12 @@ def quickstart(
             shutil.rmtree(run_dir)
         train(method, task, demos=data_path, steps=steps, seed=seed, out=run_dir, progress=progress)
         runs.append(run_dir)
+    if "drail" in methods:
+        from diffil.eval.reward_plots import plot_maze_reward
+
+        info["reward_map"] = str(
+            plot_maze_reward(out_dir / "runs" / "drail", out_dir / "drail_reward_map.png")
+        )
     info["comparison"] = compare(runs, out_dir / "learning_curves.png")
     info["learning_curves"] = str(out_dir / "learning_curves.png")
     (out_dir / "comparison.md").write_text(info["comparison"] + "\n")

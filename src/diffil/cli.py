@@ -283,6 +283,35 @@ def export(run: Path, fmt: str, out: Path | None) -> None:
     console.print(f"wrote {export_policy(policy, target, fmt)}")
 
 
+@app.command("reward-map")
+@click.argument("run", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="PNG path.")
+@click.option("--resolution", type=click.IntRange(min=8), default=60, show_default=True)
+def reward_map(run: Path, out: Path | None, resolution: int) -> None:
+    """Heatmap of RUN's learned reward r(s, pi(s)) over maze positions."""
+    from diffil.eval.reward_plots import plot_maze_reward
+
+    png = plot_maze_reward(run, out or run / "reward_map.png", resolution=resolution)
+    console.print(f"wrote {png}")
+
+
+@app.group("demo")
+def demo_app() -> None:
+    """Small self-contained demonstrations of the methods."""
+
+
+@demo_app.command("sine")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("out/sine"), show_default=True)
+@click.option("--updates", type=click.IntRange(min=1), default=3000, show_default=True)
+@seed_option
+def demo_sine(out: Path, updates: int, seed: int) -> None:
+    """DRAIL's 1-D toy: GAIL's and DRAIL's reward surfaces side by side, with their slopes."""
+    from diffil.toys import run_sine_toy
+
+    result = run_sine_toy(out, updates=updates, seed=seed)
+    click.echo(json.dumps(result, indent=2, default=str))
+
+
 @app.command()
 @click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--plot", type=click.Path(path_type=Path), default=None, help="Learning-curve PNG.")
@@ -315,6 +344,8 @@ def quickstart(out: Path, task: str, episodes: int, seed: int, steps: int) -> No
     console.print("")
     click.echo(info["comparison"])
     console.print(f"learning curves: {info['learning_curves']}")
+    if "reward_map" in info:
+        console.print(f"DRAIL's learned reward over the maze: {info['reward_map']}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -56,6 +56,9 @@ class TrainConfig:
     seed: int = 0
     n_envs: int = 8
     device: str = "cpu"
+    # torch intra-op threads for the run: the networks here are small, and one thread is fastest
+    # for them (and lets seeds run side by side); 0 leaves torch's default.
+    threads: int = 1
     demos: str | None = None  # dataset path; None = make them with the task's scripted expert
     num_demos: int = 100
     noise: float = 1.0

@@ -116,6 +116,8 @@ class Trainer:
         self.method: Method = get_method(config.method)
         self.task = get_task(config.task, noise=config.noise, coverage=config.coverage)
         self.device = resolve_device(config.device)
+        if config.threads > 0:
+            torch.set_num_threads(config.threads)
         self.console = Console(highlight=False, soft_wrap=True) if progress else None
         self.demos: TrajectoryDataset | None = None
         if self.method.uses_demos:

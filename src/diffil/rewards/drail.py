@@ -23,9 +23,13 @@ class DrailConfig(DiffusionDiscriminatorConfig):
 
     Attributes:
         shared_noise: use the same (t, eps) for the c+ and c- losses of a sample.
+        time_embed_dim: also the width of the label embedding. Narrow (16) by default: with a
+            64-wide label embedding the classifier sat at D = 1/2 for hundreds of updates on the
+            maze and sine tasks before it began to separate (see benchmarks/drail_options.md).
     """
 
     shared_noise: bool = True
+    time_embed_dim: int = 16
 
 
 class DrailRewardModel(DiffusionDiscriminator):

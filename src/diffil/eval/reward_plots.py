@@ -1,0 +1,259 @@
+"""Pictures of learned rewards: r(s, a) surfaces evaluated on grids, and maze reward maps.
+
+:func:`reward_surface` evaluates any reward model on a grid of inputs; for stochastic models
+(DRAIL, DiffAIL) it averages several draws and uses *common random numbers*: every row of the
+grid sees the same noise draws, so differences along the grid's first axis show the reward, not
+the estimator's noise. :func:`plot_maze_reward` draws r(s, pi(s)) of a trained maze run.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+from collections.abc import Mapping, Sequence
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never needs a display
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from diffil.errors import DiffilError
+from diffil.rewards import RewardModel, TransitionBatch, make_reward_model
+
+__all__ = ["load_run_reward_model", "plot_maze_reward", "reward_surface", "scale_obs"]
+
+
+def scale_obs(scaler: Mapping[str, Any] | Any | None, obs: np.ndarray) -> np.ndarray:
+    """``(obs - mean) / std`` with a scaler dict ``{"mean", "std"}`` (or an object with those
+    attributes, such as the trainer's ``ObservationScaler``); ``obs`` unchanged for None."""
+    if scaler is None:
+        return obs
+    if isinstance(scaler, Mapping):
+        mean, std = scaler["mean"], scaler["std"]
+    else:
+        mean, std = scaler.mean, scaler.std
+    mean = np.asarray(mean, dtype=np.float32)
+    std = np.maximum(np.asarray(std, dtype=np.float32), 1e-3)  # the trainer's floor
+    return (obs - mean) / std
+
+
+def reward_surface(
+    model: RewardModel,
+    scaler: Mapping[str, Any] | Any | None,
+    obs: np.ndarray,
+    acts: np.ndarray,
+    draws: int = 8,
+    seed: int = 0,
+) -> np.ndarray:
+    """Rewards r(s, a) of ``model`` at every point of a grid, as a float64 array.
+
+    Args:
+        model: a reward model; it is evaluated without gradients and left unchanged.
+        scaler: standardisation of observations used in training (None = none); applied to
+            s and to s' (which is set to s: the picture is of r(s, a) at rest).
+        obs: ``(rows, cols, obs_dim)`` or ``(n, obs_dim)`` observations.
+        acts: actions with the same leading shape and ``act_dim`` last.
+        draws: estimates averaged per point (stochastic models; deterministic ones ignore it).
+        seed: seed of the noise draws.
+
+    Returns:
+        shape ``obs.shape[:-1]``. Each row is evaluated in one call with a generator seeded
+        with ``seed``, so all rows share their noise draws column by column (common random
+        numbers); a 2-D ``obs`` is one row.
+    """
+    obs = np.asarray(obs, dtype=np.float32)
+    acts = np.asarray(acts, dtype=np.float32)
+    if obs.shape[:-1] != acts.shape[:-1]:
+        raise ValueError(f"obs {obs.shape} and acts {acts.shape} have different leading shapes")
+    if obs.ndim not in (2, 3):
+        raise ValueError(f"obs must be (n, obs_dim) or (rows, cols, obs_dim), got {obs.shape}")
+    if draws < 1:
+        raise ValueError(f"draws must be >= 1, got {draws}")
+    grid_obs = obs if obs.ndim == 3 else obs[None]
+    grid_acts = acts if acts.ndim == 3 else acts[None]
+    rows, cols = grid_obs.shape[:2]
+    k = draws if _is_stochastic(model) else 1
+    scaled = scale_obs(scaler, grid_obs).astype(np.float32)
+    out = np.empty((rows, cols), dtype=np.float64)
+    was_training = model.training
+    model.eval()
+    try:
+        for i in range(rows):
+            # k copies of the row in one call: row j of copy c always gets the same noise
+            o = np.tile(scaled[i], (k, 1))
+            a = np.tile(grid_acts[i], (k, 1))
+            batch = TransitionBatch.from_numpy(o, a, o, np.zeros(len(o), dtype=np.float32))
+            generator = torch.Generator().manual_seed(seed)
+            r = model.reward(batch, generator=generator).double().cpu().numpy()
+            out[i] = r.reshape(k, cols).mean(axis=0)
+    finally:
+        model.train(was_training)
+    return out if obs.ndim == 3 else out[0]
+
+
+def _is_stochastic(model: RewardModel) -> bool:
+    """Whether the model's reward is a random estimate (a diffusion-loss discriminator)."""
+    from diffil.rewards.diffusion_discriminator import DiffusionDiscriminator
+
+    return isinstance(model, DiffusionDiscriminator)
+
+
+def load_run_reward_model(run_dir: str | PathLike) -> tuple[RewardModel, dict[str, Any], Any]:
+    """The latest reward model of a run, its observation scaler dict, and the run's config.
+
+    Raises :class:`DiffilError` when ``run_dir`` is not a run of an adversarial method or has
+    no checkpoint yet.
+    """
+    from diffil.algorithms.methods import get_method
+    from diffil.envs.registry import get_task
+    from diffil.runs.run_dir import RunDirectory
+
+    run = RunDirectory.open(run_dir)
+    config = run.read_config()
+    name = get_method(config.method).reward_model
+    if name is None:
+        raise DiffilError(
+            f"method {config.method!r} learns no reward", "pass a run of an adversarial method"
+        ).at(run.path)
+    ckpt = run.checkpoint_dir
+    state_path, model_path = ckpt / "state.json", ckpt / "reward_model.pt"
+    if not model_path.is_file() or not state_path.is_file():
+        raise DiffilError(
+            "the run has no reward-model checkpoint", "train it longer or resume it"
+        ).at(run.path)
+    try:
+        scaler = json.loads(state_path.read_text())["scaler"]
+        if scaler is None or "mean" not in scaler or "std" not in scaler:
+            raise KeyError("scaler")
+    except (ValueError, KeyError, TypeError):
+        raise DiffilError(
+            "checkpoints/latest/state.json has no observation scaler", "re-run the training"
+        ).at(run.path) from None
+    task = get_task(config.task)
+    model_config = {**config.reward.model, "obs_only": config.obs_only}
+    try:
+        model = make_reward_model(name, task.obs_dim, task.act_dim, model_config)
+        model.restore(torch.load(model_path, map_location="cpu"))
+    except (RuntimeError, KeyError, ValueError, TypeError, EOFError, pickle.UnpicklingError) as err:
+        raise DiffilError(
+            f"cannot load the reward model ({err.__class__.__name__}: {err})".splitlines()[0],
+            "the checkpoint does not match config.yaml; re-run the training",
+        ).at(model_path) from None
+    return model, scaler, config
+
+
+def plot_maze_reward(
+    run_dir: str | PathLike,
+    out_png: str | PathLike,
+    goal: Sequence[float] | None = None,
+    resolution: int = 60,
+    draws: int = 32,
+) -> Path:
+    """Save a heatmap of a maze run's learned reward r(s, pi(s)) over positions (x, y).
+
+    The state is (x, y, 0, 0, gx, gy): at rest, with the goal fixed (default: the goal of the
+    first demonstration in ``<run>/demos.hdf5``); the action is the run's final policy's action
+    at that state. Wall cells are masked and drawn grey; arrows show the policy's actions.
+    ``resolution`` is the number of grid points along x; stochastic rewards (DRAIL, DiffAIL)
+    average ``draws`` estimates per point, shared along y (see :func:`reward_surface`).
+    Returns the path of the PNG; raises :class:`DiffilError` for a run it cannot read.
+    """
+    from diffil.data.io import load_dataset
+    from diffil.envs.maze import MazeLayout
+    from diffil.envs.registry import get_task
+    from diffil.eval.plots import draw_maze
+    from diffil.policy import Policy
+
+    run_dir = Path(run_dir)
+    model, scaler, config = load_run_reward_model(run_dir)
+    task = get_task(config.task)
+    if task.family != "maze":
+        raise DiffilError(f"task {task.name!r} is not a maze", "pass a run of a pointmaze task").at(
+            run_dir
+        )
+    if config.obs_only:
+        raise DiffilError(
+            "the run's reward reads (s, s'), not (s, a)", "pass a run trained without obs_only"
+        ).at(run_dir)
+    if resolution < 2:
+        raise ValueError(f"resolution must be >= 2, got {resolution}")
+    if not (run_dir / "policy.pt").is_file():
+        raise DiffilError("the run has no policy.pt", "let the training finish").at(run_dir)
+    policy = Policy.load(run_dir / "policy.pt")
+    if goal is None:
+        demos = load_dataset(run_dir / "demos.hdf5", task=task)
+        if len(demos) == 0:
+            raise DiffilError("demos.hdf5 holds no episodes", "pass goal=(x, y)").at(run_dir)
+        goal_xy = np.asarray(demos.trajectories[0].observations[0, 4:6], dtype=np.float64)
+    else:
+        goal_xy = np.asarray(goal, dtype=np.float64).reshape(-1)
+        if goal_xy.shape != (2,):
+            raise ValueError(f"goal must be (x, y), got {goal!r}")
+
+    env = task.make_env()
+    try:
+        layout = MazeLayout.from_env(env)
+    finally:
+        env.close()
+    n_rows, n_cols = layout.shape
+    half_w, half_h = n_cols * layout.scaling / 2, n_rows * layout.scaling / 2
+    nx = int(resolution)
+    ny = max(2, round(nx * n_rows / n_cols))
+    # cell centres of an (ny, nx) image covering the whole maze
+    xs = -half_w + (np.arange(nx) + 0.5) * (2 * half_w / nx)
+    ys = -half_h + (np.arange(ny) + 0.5) * (2 * half_h / ny)
+    X, Y = np.meshgrid(xs, ys)
+    obs = np.zeros((ny, nx, 6), dtype=np.float32)
+    obs[..., 0], obs[..., 1] = X, Y
+    obs[..., 4:6] = goal_xy
+    acts = policy(obs.reshape(-1, 6)).reshape(ny, nx, -1)
+    rewards = reward_surface(model, scaler, obs, acts, draws=draws)
+    cells = [[layout.xy_to_cell(np.array([x, y])) for x in xs] for y in ys]
+    wall = np.array([[layout.maze_map[i][j] == 1 for i, j in row] for row in cells])
+    masked = np.ma.masked_array(rewards, mask=wall)
+
+    out = Path(out_png)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(1.2 * n_cols + 1.6, 1.2 * n_rows + 0.9))
+    image = ax.imshow(
+        masked,
+        origin="lower",
+        extent=(-half_w, half_w, -half_h, half_h),
+        cmap="viridis",
+        interpolation="nearest",
+    )
+    draw_maze(ax, task)
+    step = max(1, nx // (3 * n_cols))  # about three arrows per cell
+    sel = (slice(step // 2, None, step), slice(step // 2, None, step))
+    free = ~wall[sel]
+    ax.quiver(
+        X[sel][free],
+        Y[sel][free],
+        acts[sel][..., 0][free],
+        acts[sel][..., 1][free],
+        color="white",
+        alpha=0.7,
+        angles="xy",
+        scale_units="xy",
+        scale=1.0 / (0.8 * step * 2 * half_w / nx),  # |a| = 1 spans 0.8 arrow spacings
+        width=0.004,
+    )
+    ax.plot(*goal_xy, "*", color="crimson", ms=16, mec="k", mew=0.8, label="goal")
+    ax.legend(loc="upper right", fontsize=8, framealpha=0.8)
+    fig.colorbar(image, ax=ax, shrink=0.85, label="reward r(s, π(s))")
+    ax.set_title(
+        f"{config.method} reward on {task.name}\nat rest, goal ({goal_xy[0]:.2f}, "
+        f"{goal_xy[1]:.2f}); arrows = policy action",
+        fontsize=10,
+    )
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
