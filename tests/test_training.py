@@ -277,3 +277,4 @@ def test_demos_that_do_not_fit_the_task_are_rejected(tmp_path, capsys):
         "11 dims",
         "'pointmaze-umaze' has 6",
     )
+    assert not (tmp_path / "run").exists()  # nothing half-made is left to block a retry

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,15 @@ def train(
     }
     cli = {k: v for k, v in given.items() if v is not None}
     config = resolve_config(method, task, deep_merge(overrides or {}, cli))
-    run = RunDirectory.create(Path(out) if out else default_run_path(config), config)
+    path = Path(out) if out else default_run_path(config)
+    existed = path.exists()
+    run = RunDirectory.create(path, config)
     dataset = demos if isinstance(demos, TrajectoryDataset) else None
-    return trainer_for(config, run, progress, demos=dataset).learn()
+    try:
+        trainer = trainer_for(config, run, progress, demos=dataset)
+    except BaseException:  # e.g. demos that do not fit the task: leave no half-made run behind
+        shutil.rmtree(path, ignore_errors=True)
+        if existed:
+            path.mkdir()
+        raise
+    return trainer.learn()
