@@ -28,8 +28,10 @@ from pathlib import Path
 from benchmarks.report import write_result
 
 
-def run_one(method: str, task: str, seed: int, runs: Path) -> dict:
+def run_one(method: str, task: str, seed: int, runs: Path, train: bool = True) -> dict | None:
     out = runs / f"{task}-{method}-s{seed}"
+    if not train and not (out / "eval.json").exists():
+        return None
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     diffil = [sys.executable, "-m", "diffil.cli"]
     start = time.perf_counter()
@@ -102,16 +104,24 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--parallel", type=int, default=2)
     parser.add_argument("--runs", type=Path, default=Path("benchmarks/runs"))
+    parser.add_argument("--tag", default="", help="Suffix of the results file names.")
+    parser.add_argument(
+        "--summarise-only", action="store_true", help="Tabulate finished runs; train nothing."
+    )
     args = parser.parse_args()
     args.runs.mkdir(parents=True, exist_ok=True)
     jobs = [(m, t, s) for t in args.tasks for m in args.methods for s in args.seeds]
     with ThreadPoolExecutor(args.parallel) as pool:
-        rows = list(pool.map(lambda job: run_one(*job, args.runs), jobs))
+        done = pool.map(lambda job: run_one(*job, args.runs, not args.summarise_only), jobs)
+        rows = [row for row in done if row is not None]
     for task in args.tasks:
         mine = [r for r in rows if r["task"] == task]
+        if not mine:
+            continue
+        seeds = sorted({r["seed"] for r in mine})
         table = "\n".join(
             [
-                f"{len(args.seeds)} seeds {args.seeds}; 100 scripted demos; the task preset's "
+                f"Seeds {seeds} (see the per-seed column); 100 scripted demos; the task preset's "
                 "budget; success over 100 evaluation episodes (all start/goal cells) of the final "
                 "policy; 'to 90%' = first periodic evaluation (30 episodes) at >= 90%. Runs used "
                 f"one torch thread each, {args.parallel} at a time on this machine.",
@@ -119,7 +129,8 @@ def main() -> None:
                 summarise(task, mine),
             ]
         )
-        path = write_result(f"maze_imitation_{task}", f"Imitation on {task}", table, {"rows": mine})
+        name = f"maze_imitation_{task}" + (f"_{args.tag}" if args.tag else "")
+        path = write_result(name, f"Imitation on {task} {args.tag}".strip(), table, {"rows": mine})
         print(f"wrote {path}")
 
 
