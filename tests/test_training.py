@@ -155,7 +155,6 @@ def test_gail_policy_reaches_the_goal(tmp_path):
 
 
 def test_cli_train_eval_export(tmp_path, capsys):
-    pytest.importorskip("onnxruntime")
     import onnxruntime as ort
 
     out = tmp_path / "run"
