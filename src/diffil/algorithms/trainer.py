@@ -366,14 +366,16 @@ class _ImitationCallback(BaseCallback):
         self.iteration += 1
         steps = self.model.num_timesteps
         now = time.perf_counter()
-        fps = (steps - (self.last_steps or steps - 0)) / max(now - self.last_time, 1e-9)
+        fps = None  # env steps per second since the previous rollout (none for the first)
+        if self.last_steps is not None:
+            fps = round((steps - self.last_steps) / max(now - self.last_time, 1e-9), 1)
         self.last_time, self.last_steps = now, steps
         episodes = list(self.model.ep_info_buffer)
         row = {
             "env_steps": steps,
             "iteration": self.iteration,
             "time_s": round(t.elapsed, 2),
-            "fps": round(fps, 1) if self.iteration > 1 else None,
+            "fps": fps,
             "train_return": _mean([e["r"] for e in episodes]),
             "train_length": _mean([e["l"] for e in episodes]),
             "train_success": _mean([float(e[t.task.success_key]) for e in episodes])
