@@ -36,7 +36,9 @@ IMITATION_REFERENCE = {
 TARGETS = {"pointmaze-umaze": ">= 98% within 300k steps", "pointmaze-medium": ">= 95% within 1M"}
 
 
-def run_one(method: str, task: str, seed: int, runs: Path, train: bool = True) -> dict | None:
+def run_one(
+    method: str, task: str, seed: int, runs: Path, train: bool = True, sets: tuple[str, ...] = ()
+) -> dict | None:
     out = runs / f"{task}-{method}-s{seed}"
     if not train and not (out / "eval.json").exists():
         return None
@@ -44,10 +46,11 @@ def run_one(method: str, task: str, seed: int, runs: Path, train: bool = True) -
     diffil = [sys.executable, "-m", "diffil.cli"]
     start = time.perf_counter()
     if not (out / "eval.json").exists():
+        overrides = [arg for item in sets for arg in ("--set", item)]
         args = (
             ["--resume", str(out)]
             if out.exists()
-            else [method, "--task", task, "--seed", str(seed), "--out", str(out)]
+            else [method, "--task", task, "--seed", str(seed), "--out", str(out), *overrides]
         )
         log = (runs / f"{out.name}.log").open("a")
         subprocess.run([*diffil, "train", *args], env=env, check=True, stdout=log, stderr=log)
@@ -114,13 +117,23 @@ def main() -> None:
     parser.add_argument("--runs", type=Path, default=Path("benchmarks/runs"))
     parser.add_argument("--tag", default="", help="Suffix of the results file names.")
     parser.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="Config override passed to every `diffil train` (e.g. ppo.net_arch=[128,128]).",
+    )
+    parser.add_argument(
         "--summarise-only", action="store_true", help="Tabulate finished runs; train nothing."
     )
     args = parser.parse_args()
     args.runs.mkdir(parents=True, exist_ok=True)
     jobs = [(m, t, s) for t in args.tasks for m in args.methods for s in args.seeds]
     with ThreadPoolExecutor(args.parallel) as pool:
-        done = pool.map(lambda job: run_one(*job, args.runs, not args.summarise_only), jobs)
+        done = pool.map(
+            lambda job: run_one(*job, args.runs, not args.summarise_only, tuple(args.sets)), jobs
+        )
         rows = [row for row in done if row is not None]
     for task in args.tasks:
         mine = [r for r in rows if r["task"] == task]
@@ -138,7 +151,8 @@ def main() -> None:
                     "load; the `_quiet` results time single runs on an idle machine."
                     if args.summarise_only
                     else f"Runs used one torch thread each, {args.parallel} at a time."
-                ),
+                )
+                + (f" Overrides: {', '.join(args.sets)}." if args.sets else ""),
                 "",
                 summarise(task, mine),
             ]
