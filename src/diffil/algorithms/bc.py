@@ -27,36 +27,24 @@ class BCTrainer(Trainer):
         super().__init__(*args, **kwargs)
         cfg = self.config
         venv = make_vec_env(self.task, 1, cfg.seed)
-        self.model = make_ppo(
-            dataclasses.replace(cfg.ppo, normalize_obs=False), venv, cfg.seed, str(self.device)
-        )
         self.obs_rms = RunningMeanStd(shape=(self.task.obs_dim,))
         self.obs_rms.mean = self.expert.obs.mean(axis=0)
         self.obs_rms.var = self.expert.obs.var(axis=0)
-        policy = self.model.policy
-        params = [
-            *policy.mlp_extractor.policy_net.parameters(),
-            *policy.action_net.parameters(),
-            policy.log_std,
-        ]
-        self.optimizer = torch.optim.Adam(
-            params, lr=cfg.bc.learning_rate, weight_decay=cfg.bc.weight_decay
-        )
         self.rng = np.random.default_rng(cfg.seed)
         self.step = 0
         state = self.run.load_state()
-        if state is not None:
-            ckpt = self.run.checkpoint_dir
+        ckpt = self.run.checkpoint_dir
+        if state is None:
+            ppo_config = dataclasses.replace(cfg.ppo, normalize_obs=False)
+            self.model = make_ppo(ppo_config, venv, cfg.seed, str(self.device))
+        else:
             self.model = PPO.load(ckpt / "ppo.zip", env=venv, device=str(self.device))
-            self.optimizer = torch.optim.Adam(
-                [
-                    *self.model.policy.mlp_extractor.policy_net.parameters(),
-                    *self.model.policy.action_net.parameters(),
-                    self.model.policy.log_std,
-                ],
-                lr=cfg.bc.learning_rate,
-                weight_decay=cfg.bc.weight_decay,
-            )
+        policy = self.model.policy  # BC trains the actor only: its layers and log-std
+        actor = [*policy.mlp_extractor.policy_net.parameters(), *policy.action_net.parameters()]
+        self.optimizer = torch.optim.Adam(
+            [*actor, policy.log_std], lr=cfg.bc.learning_rate, weight_decay=cfg.bc.weight_decay
+        )
+        if state is not None:
             self.optimizer.load_state_dict(torch.load(ckpt / "optimizer.pt"))
             self.step = int(state["step"])
             self.rng.bit_generator.state = state["rng"]
@@ -107,7 +95,6 @@ class BCTrainer(Trainer):
                         f"{self.step:>8,}/{cfg.steps:,}  {rate:>6,.0f} steps/s  "
                         f"neg. log-likelihood {loss.item():+.3f}"
                     )
-                if self.step % max(1, self.config.checkpoint_every // 100) == 0:
                     self.save_checkpoint()
         except KeyboardInterrupt:
             raise self.interrupted(f"BC step {self.step:,}") from None
