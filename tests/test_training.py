@@ -250,6 +250,10 @@ def test_bad_training_arguments_are_one_line_errors(tmp_path, capsys):
         "no such file",
     )
     _one_line_error(capsys, ["train", "--resume", str(tmp_path)], "not a diffil run directory")
+    base = ["train", "gail", "--task", "pointmaze-umaze", "--out", str(tmp_path / "y")]
+    _one_line_error(capsys, [*base, "--set", "ppo.net_arch=[1,"], "cannot read the value")
+    _one_line_error(capsys, [*base, "--set", "ppo.n_steps=abc"], "ppo.n_steps must be a number")
+    _one_line_error(capsys, [*base, "--set", "ppo.n_steps=0"], "ppo.n_steps must be > 0")
     _one_line_error(capsys, ["eval", str(tmp_path)], "not a diffil run directory")
 
 

@@ -70,6 +70,28 @@ class TrainConfig:
     bc: BCConfig = field(default_factory=BCConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
 
+    def validate(self) -> TrainConfig:
+        """Raise a one-line :class:`DiffilError` for values no run could use."""
+        positive = {
+            "steps": self.steps,
+            "n_envs": self.n_envs,
+            "num_demos": self.num_demos,
+            "ppo.n_steps": self.ppo.n_steps,
+            "ppo.batch_size": self.ppo.batch_size,
+            "ppo.n_epochs": self.ppo.n_epochs,
+            "ppo.learning_rate": self.ppo.learning_rate,
+            "reward.batch_size": self.reward.batch_size,
+            "bc.steps": self.bc.steps,
+            "bc.batch_size": self.bc.batch_size,
+            "eval.episodes": self.eval.episodes,
+        }
+        for name, value in positive.items():
+            if value <= 0:
+                raise DiffilError(f"{name} must be > 0, got {value}", f"set a positive {name}")
+        if self.reward.updates_per_rollout < 0:
+            raise DiffilError("reward.updates_per_rollout must be >= 0", "fix the value")
+        return self
+
     def to_dict(self) -> dict[str, Any]:
         def plain(value: Any) -> Any:
             if isinstance(value, tuple):
@@ -111,7 +133,9 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
         return None if value is None else _coerce(options[0], value, where)
     if origin is tuple:
         return tuple(value) if isinstance(value, (list, tuple)) else (value,)
-    if hint in (int, float) and isinstance(value, (int, float)) and not isinstance(value, bool):
+    if hint in (int, float):
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise DiffilError(f"{where} must be a number, got {value!r}", "fix the value")
         if hint is int and float(value) != int(value):
             raise DiffilError(f"{where} must be an integer, got {value!r}", "fix the value")
         return hint(value)
@@ -145,7 +169,13 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
         *parents, leaf = key.strip().split(".")
         for part in parents:
             node = node.setdefault(part, {})
-        node[leaf] = yaml.safe_load(raw)
+        try:
+            node[leaf] = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            raise DiffilError(
+                f"cannot read the value of override {item!r}",
+                "write it in YAML, e.g. ppo.net_arch=[64,64]",
+            ) from None
     return out
 
 
@@ -163,4 +193,4 @@ def resolve_config(method: str, task: str, overrides: dict[str, Any] | None = No
     data = deep_merge(data, preset("tasks", task))
     data = deep_merge(data, preset("methods", method))
     data = deep_merge(data, overrides or {})
-    return from_dict(TrainConfig, data)
+    return from_dict(TrainConfig, data).validate()
