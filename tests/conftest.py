@@ -5,8 +5,12 @@ from __future__ import annotations
 import os
 
 import pytest
+import torch
 
 os.environ.setdefault("MUJOCO_GL", "egl")
+# The networks in the tests are small: one thread is fastest and does not oversubscribe the
+# two CI cores (intra-op threads spin while other processes hold the cores).
+torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")

@@ -10,10 +10,11 @@ The Python API mirrors the ``diffil`` command::
 """
 
 from diffil.algorithms.run import train
-from diffil.api import collect, compare, dataset_info, plot, quickstart
+from diffil.api import collect, compare, dataset_info, plot, quickstart, train_expert
 from diffil.data import Trajectory, TrajectoryDataset, load_dataset, save_dataset, validate_dataset
 from diffil.envs import TaskSpec, get_task, list_tasks
 from diffil.errors import DiffilError
+from diffil.experts import load_expert
 from diffil.policy import Policy
 
 __version__ = "0.1.0"
@@ -31,9 +32,11 @@ __all__ = [
     "get_task",
     "list_tasks",
     "load_dataset",
+    "load_expert",
     "plot",
     "quickstart",
     "save_dataset",
     "train",
+    "train_expert",
     "validate_dataset",
 ]

@@ -7,34 +7,101 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from diffil.data.collect import collect_demonstrations
+from diffil.data.collect import COLLECT_MODES, collect_demonstrations, collect_exploration
 from diffil.data.io import check_writable, load_dataset, save_dataset
 from diffil.data.trajectory import TrajectoryDataset
 from diffil.envs.registry import TaskSpec, get_task
+from diffil.errors import DiffilError
 from diffil.eval.plots import plot_dataset
+from diffil.experts.rl_expert import ExpertResult
 
 
 def collect(
     task: str | TaskSpec,
-    episodes: int,
+    episodes: int | None = None,
     out: str | PathLike | None = None,
     seed: int = 0,
     noise: float | None = None,
     coverage: float | None = None,
     overwrite: bool = False,
     progress: bool = False,
+    expert: str | PathLike | None = None,
+    mode: str = "expert",
+    steps: int | None = None,
+    segment_length: int | None = None,
 ) -> TrajectoryDataset:
     """Make demonstrations with the task's expert; save them to ``out`` if given.
 
     ``out``'s suffix picks the format: ``.npz``, ``.hdf5``, or no suffix for a Minari folder.
+    ``expert`` is a trained expert (a policy file or a ``diffil expert train`` run directory);
+    without it the task's scripted expert is used (mazes only).
+
+    ``mode="explore"`` (mazes) instead makes ``steps`` steps of reward-agnostic data without
+    resets, optionally cut into ``segment_length``-step pieces (see
+    :func:`diffil.data.collect.collect_exploration`).
     """
+    from diffil.experts import make_expert
+
+    if mode not in COLLECT_MODES:
+        raise DiffilError(f"unknown collect mode {mode!r}", f"use {' or '.join(COLLECT_MODES)}")
+    if mode == "explore":
+        if steps is None or expert is not None or episodes is not None:
+            raise DiffilError(
+                "explore mode takes --steps, and neither --episodes nor --expert",
+                "e.g. --mode explore --steps 100000",
+            )
+    elif episodes is None or steps is not None:
+        raise DiffilError("expert mode takes --episodes, not --steps", "e.g. --episodes 100")
     spec = get_task(task, noise=noise, coverage=coverage)
+    policy = make_expert(spec, seed=seed, expert=expert) if expert is not None else None
     if out is not None:
         check_writable(out, overwrite)  # fail before the (possibly long) collection
-    dataset = collect_demonstrations(spec, episodes, seed=seed, progress=progress)
+    if mode == "explore":
+        assert steps is not None
+        dataset = collect_exploration(
+            spec, steps, seed=seed, segment_length=segment_length, progress=progress
+        )
+    else:
+        assert episodes is not None
+        dataset = collect_demonstrations(
+            spec, episodes, seed=seed, expert=policy, progress=progress
+        )
     if out is not None:
         save_dataset(dataset, out, task=spec, overwrite=overwrite)
     return dataset
+
+
+def train_expert(
+    task: str | None = None,
+    *,
+    algo: str | None = None,
+    steps: int | None = None,
+    seed: int | None = None,
+    out: str | PathLike | None = None,
+    resume: str | PathLike | None = None,
+    device: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> ExpertResult:
+    """Train an RL expert (SAC by default) on ``task``'s true reward, or continue one.
+
+    The run directory (default ``experts/<task>-s<seed>``) holds ``best.pt`` and ``policy.pt``;
+    pass either, or the directory, as ``expert`` to :func:`collect`. ``overrides`` sets
+    :class:`diffil.experts.ExpertConfig` fields, e.g. ``{"learning_starts": 1000}``.
+    """
+    from diffil.experts.rl_expert import train_expert as run_expert_training
+
+    return run_expert_training(
+        task,
+        algo=algo,
+        steps=steps,
+        seed=seed,
+        out=out,
+        resume=resume,
+        device=device,
+        overrides=overrides,
+        progress=progress,
+    )
 
 
 def dataset_info(path: str | PathLike, task: str | None = None) -> dict[str, Any]:

@@ -64,7 +64,9 @@ def tasks() -> None:
 
 @app.command()
 @task_option
-@click.option("--episodes", type=click.IntRange(min=1), required=True, help="Number of episodes.")
+@click.option(
+    "--episodes", type=click.IntRange(min=1), default=None, help="Number of episodes (expert mode)."
+)
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
@@ -75,16 +77,37 @@ def tasks() -> None:
 @noise_option
 @coverage_option
 @click.option("--overwrite", is_flag=True, help="Replace an existing output.")
+@click.option(
+    "--expert",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="A trained expert: policy file or `diffil expert train` run directory (its best.pt).",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["expert", "explore"]),
+    default="expert",
+    show_default=True,
+    help="expert: demonstration episodes; explore (mazes): reward-agnostic wandering to random "
+    "goals with action noise, without resets (D4RL maze2d), for Diffuser training.",
+)
+@click.option(
+    "--steps", type=click.IntRange(min=1), default=None, help="Number of steps (explore mode)."
+)
 def collect(
     task: str,
-    episodes: int,
+    episodes: int | None,
     out: Path,
     seed: int,
     noise: float | None,
     coverage: float | None,
     overwrite: bool,
+    expert: Path | None,
+    mode: str,
+    steps: int | None,
 ) -> None:
-    """Make demonstrations with the task's expert and save them with provenance."""
+    """Make demonstrations with the task's expert (or --expert), or exploration data (--mode
+    explore), and save them with provenance."""
     dataset = api.collect(
         task,
         episodes,
@@ -94,6 +117,9 @@ def collect(
         coverage=coverage,
         overwrite=overwrite,
         progress=True,
+        expert=expert,
+        mode=mode,
+        steps=steps,
     )
     stats = dataset.statistics()
     parts = [f"{stats['episodes']} episodes", f"{stats['transitions']} steps"]
@@ -172,6 +198,18 @@ def methods() -> None:
 @click.option("--device", default=None, help="cpu (default) or cuda.")
 @click.option("--n-envs", type=click.IntRange(min=1), default=None, help="Vectorised envs.")
 @click.option(
+    "--rl",
+    default=None,
+    metavar="ALGO",
+    help="RL backbone of reward-learning methods: ppo or sac (default: the method's preset).",
+)
+@click.option(
+    "--obs-only",
+    is_flag=True,
+    default=None,
+    help="Learn from observations: the reward model never reads actions.",
+)
+@click.option(
     "--set",
     "settings",
     multiple=True,
@@ -189,6 +227,8 @@ def train(
     resume: Path | None,
     device: str | None,
     n_envs: int | None,
+    rl: str | None,
+    obs_only: bool | None,
     settings: tuple[str, ...],
     quiet: bool,
 ) -> None:
@@ -200,9 +240,10 @@ def train(
         raise DiffilError(
             "train needs METHOD and --task", "e.g. diffil train drail --task pointmaze-umaze"
         )
-    if resume is not None and (method or task or demos or settings):
+    if resume is not None and (method or task or demos or settings or rl or obs_only):
         raise DiffilError(
-            "--resume continues a run with its own config", "drop METHOD/--task/--demos/--set"
+            "--resume continues a run with its own config",
+            "drop METHOD/--task/--demos/--set/--rl/--obs-only",
         )
     if demos is not None and not demos.exists():
         raise DiffilError("no such file or folder", "check the --demos path", demos)
@@ -216,9 +257,39 @@ def train(
         resume=resume,
         device=device,
         n_envs=n_envs,
+        rl=rl,
+        obs_only=obs_only or None,
         overrides=parse_overrides(list(settings)),
         progress=not quiet,
     )
+
+
+sampler_option = click.option(
+    "--sampler",
+    default=None,
+    help="Diffusion/flow policies: sample with ddim, ddpm or langevin (diffusion), euler or "
+    "midpoint (flow) instead of the trained default.",
+)
+sample_steps_option = click.option(
+    "--sample-steps",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Diffusion/flow policies: DDIM or ODE steps.",
+)
+
+
+def _with_sampler(policy, sampler: str | None, sample_steps: int | None, where: Path):
+    """The policy, sampled another way if asked (diffusion and flow policies only)."""
+    if sampler is None and sample_steps is None:
+        return policy
+    if not hasattr(policy, "with_sampler"):
+        raise DiffilError(
+            f"a {policy.kind} policy has no sampler", "drop --sampler/--sample-steps", where
+        )
+    try:
+        return policy.with_sampler(sampler or policy.model.config.sampler, sample_steps)
+    except DiffilError as exc:
+        raise exc.at(where) from None
 
 
 def _load_policy(path: Path):
@@ -241,12 +312,22 @@ def _load_policy(path: Path):
 @click.option("--seed", type=int, default=10_000, show_default=True)
 @click.option("--task", default=None, help="Task (default: the one the policy was trained on).")
 @noise_option
-def evaluate(run: Path, episodes: int, seed: int, task: str | None, noise: float | None) -> None:
+@sampler_option
+@sample_steps_option
+def evaluate(
+    run: Path,
+    episodes: int,
+    seed: int,
+    task: str | None,
+    noise: float | None,
+    sampler: str | None,
+    sample_steps: int | None,
+) -> None:
     """Evaluate the policy of RUN (a run directory or policy file): return and success."""
     from diffil.algorithms.trainer import format_evaluation
     from diffil.eval.evaluate import evaluate_policy
 
-    policy = _load_policy(run)
+    policy = _with_sampler(_load_policy(run), sampler, sample_steps, run)
     name = task or policy.metadata.get("task")
     if not name:
         raise DiffilError("the policy does not say which task it is for", "pass --task", run)
@@ -272,11 +353,19 @@ def evaluate(run: Path, episodes: int, seed: int, task: str | None, noise: float
     show_default=True,
 )
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Output file.")
-def export(run: Path, fmt: str, out: Path | None) -> None:
-    """Export the policy of RUN to run outside diffil (ONNX, TorchScript, or diffil's format)."""
+@sampler_option
+@sample_steps_option
+def export(
+    run: Path, fmt: str, out: Path | None, sampler: str | None, sample_steps: int | None
+) -> None:
+    """Export the policy of RUN to run outside diffil (ONNX, TorchScript, or diffil's format).
+
+    Diffusion and flow policies export as (obs_history, noise) -> action chunk; ONNX needs a
+    deterministic sampler (ddim, euler, midpoint), TorchScript takes any.
+    """
     from diffil.policy import export_policy
 
-    policy = _load_policy(run)
+    policy = _with_sampler(_load_policy(run), sampler, sample_steps, run)
     suffix = {"onnx": ".onnx", "torchscript": ".ts.pt", "diffil": ".pt"}[fmt]
     base = run / "policy" if run.is_dir() else run.with_suffix("")
     target = out or base.with_name(base.name + suffix)
@@ -295,6 +384,81 @@ def reward_map(run: Path, out: Path | None, resolution: int) -> None:
     console.print(f"wrote {png}")
 
 
+@app.group("expert")
+def expert_app() -> None:
+    """Train and evaluate RL experts (SAC, TD3, PPO) on a task's true reward."""
+
+
+@expert_app.command("train")
+@click.option("--task", "-t", default=None, help="Task name (see `diffil tasks`).")
+@click.option("--steps", type=click.IntRange(min=1), default=None, help="Env steps (default 1M).")
+@click.option("--seed", type=int, default=None, help="Random seed (default 0).")
+@click.option(
+    "--out", type=click.Path(path_type=Path), default=None, help="Run directory (experts/TASK-sS)."
+)
+@click.option(
+    "--resume",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Continue the expert run in this directory from its last checkpoint.",
+)
+@click.option("--algo", default=None, help="sac (default), td3 or ppo.")
+@click.option("--device", default=None, help="cpu (default) or cuda.")
+@click.option(
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a config field, e.g. --set learning_starts=1000 --set net_arch=[64,64].",
+)
+@click.option("--quiet", is_flag=True, help="No progress output.")
+def expert_train(
+    task: str | None,
+    steps: int | None,
+    seed: int | None,
+    out: Path | None,
+    resume: Path | None,
+    algo: str | None,
+    device: str | None,
+    settings: tuple[str, ...],
+    quiet: bool,
+) -> None:
+    """Train an expert on TASK's true reward (or continue one with --resume)."""
+    from diffil.algorithms.config import parse_overrides
+
+    if resume is not None and out is not None:
+        raise DiffilError("--resume continues the run where it is", "drop --out")
+    result = api.train_expert(
+        task,
+        algo=algo,
+        steps=steps,
+        seed=seed,
+        out=out,
+        resume=resume,
+        device=device,
+        overrides=parse_overrides(list(settings)),
+        progress=not quiet,
+    )
+    if quiet:
+        click.echo(f"{result.run_dir}: best return {result.best['return_mean']:.1f}")
+
+
+@expert_app.command("eval")
+@click.argument("run", type=click.Path(path_type=Path))
+@click.option("--episodes", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--seed", type=int, default=10_000, show_default=True)
+def expert_eval(run: Path, episodes: int, seed: int) -> None:
+    """Evaluate the expert RUN (a run directory, meaning its best.pt, or a policy file)."""
+    from diffil.algorithms.trainer import format_evaluation
+    from diffil.experts.rl_expert import evaluate_expert
+
+    expert, result = evaluate_expert(run, episodes=episodes, seed=seed, progress=True)
+    info = expert.provenance
+    steps = f", {info['env_steps']:,} env steps" if info.get("env_steps") is not None else ""
+    label = f"{info['task']} ({expert.path}, {info['algo']}{steps})"
+    console.print(f"{label}: {format_evaluation(result)}")
+
+
 @app.group("demo")
 def demo_app() -> None:
     """Small self-contained demonstrations of the methods."""
@@ -310,6 +474,28 @@ def demo_sine(out: Path, updates: int, seed: int) -> None:
 
     result = run_sine_toy(out, updates=updates, seed=seed)
     click.echo(json.dumps(result, indent=2, default=str))
+
+
+@demo_app.command("modes")
+@click.option(
+    "--out", type=click.Path(path_type=Path), default=Path("out/modes"), show_default=True
+)
+@click.option("--steps", type=click.IntRange(min=1), default=3000, show_default=True)
+@click.option("--episodes", type=click.IntRange(min=1), default=50, show_default=True)
+@seed_option
+def demo_modes(out: Path, steps: int, episodes: int, seed: int) -> None:
+    """Two-mode toy: MLP BC averages the expert's modes, diffusion and flow policies keep both."""
+    import torch
+
+    from diffil.toys.two_modes import run_two_modes
+
+    torch.set_num_threads(1)
+    result = run_two_modes(steps=steps, episodes=episodes, seed=seed, out=out / "modes.png")
+    for name, f in result.fractions.items():
+        console.print(
+            f"{name:>10}: left {f['left']:.0%}  right {f['right']:.0%}  blocked {f['blocked']:.0%}"
+        )
+    console.print(f"wrote {out / 'modes.png'}")
 
 
 @app.command()

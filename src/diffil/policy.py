@@ -35,6 +35,7 @@ FILE_FORMAT = "diffil.policy"
 FILE_VERSION = 1
 EXPORT_FORMATS = ("diffil", "onnx", "torchscript")
 KINDS = ("ppo", "sac")
+GENERATIVE_KINDS = ("diffusion", "flow", "regression")  # diffil.generative.GenerativePolicy
 
 # Activation name -> (module class, constructor arguments that are stored with it).
 _ACTIVATIONS: dict[str, tuple[type[nn.Module], tuple[str, ...]]] = {
@@ -422,7 +423,11 @@ class Policy:
 
     @classmethod
     def load(cls, path: str | PathLike) -> Policy:
-        """Read a policy written by :meth:`save`; a bad file raises :class:`DiffilError`."""
+        """Read a policy written by :meth:`save`; a bad file raises :class:`DiffilError`.
+
+        Files of diffusion / flow-matching policies load as
+        :class:`diffil.generative.GenerativePolicy` (same ``predict``, ``save`` and exports).
+        """
         path = Path(path)
         fix = 'pass a file written by Policy.save or export_policy(..., "diffil")'
         if not path.exists():
@@ -453,8 +458,22 @@ class Policy:
             isinstance(v, torch.Tensor) for v in state.values()
         ):
             raise DiffilError("the policy file has no weights", fix, where=path)
+        architecture = payload.get("architecture")
+        if isinstance(architecture, dict) and architecture.get("kind") in GENERATIVE_KINDS:
+            from diffil.generative.policy import GenerativePolicy
+
+            try:
+                return GenerativePolicy.from_payload(payload)  # type: ignore[return-value]
+            except DiffilError as exc:
+                raise exc.at(path) from None
+            except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+                raise DiffilError(
+                    f"the generative policy in the file is inconsistent ({_one_line(exc, 80)})",
+                    fix,
+                    where=path,
+                ) from exc
         try:
-            network = PolicyNetwork(payload.get("architecture"))
+            network = PolicyNetwork(architecture)
             network.load_state_dict(state, strict=True)
             return cls(network, payload.get("metadata"))
         except DiffilError as exc:

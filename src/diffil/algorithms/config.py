@@ -18,21 +18,32 @@ from typing import Any
 import yaml
 
 from diffil.errors import DiffilError
+from diffil.generative.config import GenerativePolicyConfig
 from diffil.rl.ppo import PPOConfig
+from diffil.rl.sac import SACConfig
+
+RL_ALGORITHMS = ("ppo", "sac")
 
 
 @dataclass(kw_only=True)
 class RewardLearningConfig:
-    """How the reward model learns: updates per rollout (Table 1, line 5) and its options."""
+    """How the reward model learns: updates per rollout (Table 1, line 5) and its options.
+
+    With SAC (``rl: sac``) the reward model is updated every ``update_every`` env steps, with
+    ``updates_per_rollout`` steps on expert vs. replay samples from the last ``recent`` env
+    steps (0 = ``update_every``).
+    """
 
     updates_per_rollout: int = 10
     batch_size: int = 256
+    update_every: int = 1000
+    recent: int = 0
     model: dict[str, Any] = field(default_factory=dict)  # fields of the reward model's config
 
 
 @dataclass(kw_only=True)
 class BCConfig:
-    """Behaviour cloning: maximum likelihood of expert actions under the policy network."""
+    """Offline training (BC, diffusion and flow policies): gradient steps on the demos."""
 
     steps: int = 5000
     batch_size: int = 256
@@ -63,15 +74,22 @@ class TrainConfig:
     num_demos: int = 100
     noise: float = 1.0
     coverage: float = 1.0
-    obs_only: bool = False
+    obs_only: bool = False  # the reward model sees states (s or (s, s')), never actions
+    rl: str = "ppo"  # the RL backbone of reward-learning methods: ppo or sac
     checkpoint_every: int = 50_000  # environment steps between checkpoints
     ppo: PPOConfig = field(default_factory=PPOConfig)
+    sac: SACConfig = field(default_factory=SACConfig)
     reward: RewardLearningConfig = field(default_factory=RewardLearningConfig)
     bc: BCConfig = field(default_factory=BCConfig)
+    generative: GenerativePolicyConfig = field(default_factory=GenerativePolicyConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
 
     def validate(self) -> TrainConfig:
         """Raise a one-line :class:`DiffilError` for values no run could use."""
+        if self.rl not in RL_ALGORITHMS:
+            raise DiffilError(
+                f"unknown RL algorithm {self.rl!r}", f"use one of: {', '.join(RL_ALGORITHMS)}"
+            )
         positive = {
             "steps": self.steps,
             "n_envs": self.n_envs,
@@ -81,6 +99,11 @@ class TrainConfig:
             "ppo.n_epochs": self.ppo.n_epochs,
             "ppo.learning_rate": self.ppo.learning_rate,
             "reward.batch_size": self.reward.batch_size,
+            "reward.update_every": self.reward.update_every,
+            "sac.batch_size": self.sac.batch_size,
+            "sac.buffer_size": self.sac.buffer_size,
+            "sac.n_envs": self.sac.n_envs,
+            "sac.learning_rate": self.sac.learning_rate,
             "bc.steps": self.bc.steps,
             "bc.batch_size": self.bc.batch_size,
             "eval.episodes": self.eval.episodes,
@@ -88,8 +111,15 @@ class TrainConfig:
         for name, value in positive.items():
             if value <= 0:
                 raise DiffilError(f"{name} must be > 0, got {value}", f"set a positive {name}")
+        if self.reward.recent < 0 or self.sac.learning_starts < 0:
+            raise DiffilError("reward.recent and sac.learning_starts must be >= 0", "fix them")
         if self.reward.updates_per_rollout < 0:
             raise DiffilError("reward.updates_per_rollout must be >= 0", "fix the value")
+        from diffil.algorithms.methods import get_method
+
+        objective = get_method(self.method).objective
+        if objective is not None:
+            self.generative.validate(objective)
         return self
 
     def to_dict(self) -> dict[str, Any]:

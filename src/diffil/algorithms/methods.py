@@ -11,9 +11,12 @@ from diffil.errors import DiffilError
 @dataclass(frozen=True)
 class Method:
     name: str
-    kind: str  # "adversarial": reward model + RL; "bc": offline; "rl": the true reward
+    # "adversarial", "score-matching": reward model + RL; "bc", "generative": offline;
+    # "rl": the task's true reward
+    kind: str
     reward_model: str | None
     description: str
+    objective: str | None = None  # generative policies: "diffusion" or "flow"
 
     @property
     def uses_demos(self) -> bool:
@@ -28,8 +31,29 @@ METHODS = {
         Method("gail", "adversarial", "gail", "MLP discriminator"),
         Method("airl", "adversarial", "airl", "g(s,a) + gamma h(s') - h(s) discriminator"),
         Method("wail", "adversarial", "wail", "Wasserstein critic with gradient penalty"),
+        Method(
+            "smiling",
+            "score-matching",
+            "smiling",
+            "score matching: learner - expert denoising error (ref. 001; SAC by default)",
+        ),
         Method("bc", "bc", None, "behaviour cloning with the same policy network"),
+        Method(
+            "diffusion-policy",
+            "generative",
+            None,
+            "DDPM on action chunks, DDIM/DDPM/Langevin sampling (ref. 002)",
+            "diffusion",
+        ),
+        Method(
+            "flow-policy",
+            "generative",
+            None,
+            "conditional flow matching on action chunks, Euler/midpoint (ref. 002)",
+            "flow",
+        ),
         Method("ppo", "rl", None, "PPO on the true reward (reference for cost, not imitation)"),
+        Method("sac", "rl", None, "SAC on the true reward (the off-policy reference)"),
     )
 }
 

@@ -19,9 +19,12 @@ def trainer_for(
     config: TrainConfig, run: RunDirectory, progress: bool, demos: TrajectoryDataset | None = None
 ) -> Trainer:
     from diffil.algorithms.bc import BCTrainer
+    from diffil.algorithms.offline import GenerativePolicyTrainer
+    from diffil.algorithms.offpolicy import OffPolicyTrainer
 
-    method = get_method(config.method)
-    cls = BCTrainer if method.kind == "bc" else OnlineTrainer
+    kind = get_method(config.method).kind
+    online = OffPolicyTrainer if config.rl == "sac" else OnlineTrainer
+    cls = {"bc": BCTrainer, "generative": GenerativePolicyTrainer}.get(kind, online)
     return cls(config, run, progress=progress, demos=demos)
 
 
@@ -36,6 +39,8 @@ def train(
     resume: str | PathLike | None = None,
     device: str | None = None,
     n_envs: int | None = None,
+    rl: str | None = None,
+    obs_only: bool | None = None,
     overrides: dict[str, Any] | None = None,
     progress: bool = True,
 ) -> TrainResult:
@@ -43,6 +48,9 @@ def train(
 
     ``overrides`` is a nested dict of config fields (e.g. ``{"ppo": {"n_steps": 128}}``);
     ``demos`` a dataset path or object (default: the task's scripted expert makes them).
+    ``rl`` picks the RL backbone of reward-learning methods (``ppo`` or ``sac``; default: the
+    method's preset, else ppo); ``n_envs`` sets ``sac.n_envs`` when it is SAC. ``obs_only``
+    makes the reward model read states only (learning from observations).
     """
     if resume is not None:
         run = RunDirectory.open(resume)
@@ -61,9 +69,13 @@ def train(
         "device": device,
         "n_envs": n_envs,
         "demos": str(demos) if isinstance(demos, (str, PathLike)) else None,
+        "rl": rl,
+        "obs_only": obs_only,
     }
     cli = {k: v for k, v in given.items() if v is not None}
     config = resolve_config(method, task, deep_merge(overrides or {}, cli))
+    if n_envs is not None and config.rl == "sac":
+        config.sac.n_envs = n_envs
     path = Path(out) if out else default_run_path(config)
     existed = path.exists()
     run = RunDirectory.create(path, config)

@@ -1,5 +1,8 @@
 """Training runs: one loop for every adversarial method (reference 000, Table 1), and BC.
 
+(The off-policy loop on SAC is :mod:`diffil.algorithms.offpolicy`; it shares
+:class:`ImitationTrainer` with the PPO loop here.)
+
 Table 1, with PPO as the RL algorithm:
 
     for i = 0, 1, 2, ...
@@ -186,17 +189,20 @@ def format_evaluation(result: dict[str, float]) -> str:
     return ", ".join(parts) + f" ({int(result['episodes'])} episodes)"
 
 
-class OnlineTrainer(Trainer):
-    """Reward model + PPO, alternating as in Table 1 of reference 000.
+class ImitationTrainer(Trainer):
+    """What the on-policy (PPO) and off-policy (SAC) loops share: the reward model and the
+    scaler of its inputs, reward-model batches and updates, checkpoint state, the progress row.
 
-    Without a reward model (method ``ppo``) it is plain PPO on the task's own reward: the
-    reference for what learning the reward costs.
+    Without a reward model (kind ``rl``) the backbone trains on the task's own reward.
     """
+
+    reward_model: RewardModel | None
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         cfg = self.config
-        self.reward_model: RewardModel | None = None
+        self.reward_model = None
+        self.scaler: ObservationScaler | None = None
         if self.method.reward_model is not None:
             self.scaler = ObservationScaler.fit(self.expert.obs)
             model_config = {**cfg.reward.model, "obs_only": cfg.obs_only}
@@ -210,125 +216,80 @@ class OnlineTrainer(Trainer):
                 ) from None
         self.rng = np.random.default_rng(cfg.seed)
         self.generator = torch.Generator(device="cpu").manual_seed(cfg.seed)
-        raw_venv = make_vec_env(self.task, cfg.n_envs, cfg.seed)
-        state = self.run.load_state()
-        if state is None:
-            self.venv, self.recorder = wrap_for_training(raw_venv, cfg.ppo)
-            self.model = make_ppo(cfg.ppo, self.venv, cfg.seed, str(self.device))
-        else:
-            self._restore(raw_venv, state)
 
-    # ---- Table 1, lines 4-6: the reward step of one iteration ---------------------------------
+    # ---- reward-model batches and updates -----------------------------------------------------
 
     def batch(self, obs, acts, next_obs, dones) -> TransitionBatch:
         """A reward-model batch from raw arrays: observations standardised, and log pi(a|s) of
-        the current policy added for models that need it (AIRL)."""
-        log_prob = self._log_prob(obs, acts) if self.reward_model.needs_log_prob else None
+        the current policy added for models that need it (AIRL). In obs-only mode the actions
+        are left out, so the reward model cannot read them."""
+        assert self.reward_model is not None and self.scaler is not None
+        obs_only = self.config.obs_only
+        log_prob = None
+        if self.reward_model.needs_log_prob and not obs_only:
+            log_prob = self._log_prob(obs, acts)
         return TransitionBatch.from_numpy(
-            self.scaler(obs), acts, self.scaler(next_obs), dones, log_prob, device=self.device
+            self.scaler(obs),
+            None if obs_only else acts,
+            self.scaler(next_obs),
+            dones,
+            log_prob,
+            device=self.device,
         )
 
     def _log_prob(self, obs: np.ndarray, acts: np.ndarray) -> np.ndarray:
-        norm = self.venv.normalize_obs(obs) if isinstance(self.venv, VecNormalize) else obs
-        policy = self.model.policy
-        with torch.no_grad():
-            _, log_prob, _ = policy.evaluate_actions(
-                torch.as_tensor(norm, dtype=torch.float32, device=policy.device),
-                torch.as_tensor(acts, dtype=torch.float32, device=policy.device),
-            )
-        return log_prob.cpu().numpy()
+        """log pi(a|s) of the current policy for raw observations and env actions."""
+        raise NotImplementedError
 
     def sample(self, data: Transitions, size: int) -> TransitionBatch:
         part = data.sample(size, self.rng)
         return self.batch(part.obs, part.acts, part.next_obs, part.dones)
 
-    def reward_step(self, rollout_buffer, recorder: TransitionRecorder, last_values, dones) -> dict:
-        """Update the reward model on this rollout, relabel it, recompute advantages."""
-        steps = recorder.take(rollout_buffer.buffer_size)
-        if self.reward_model is None:  # plain RL on the environment's reward
-            return {
-                "reward_mean": float(steps.env_rewards.mean()),
-                "reward_std": float(steps.env_rewards.std()),
-            }
-        obs, acts, next_obs, term = steps.flat()
-        agent = Transitions(obs, acts, next_obs, term)
+    def update_reward_model(self, agent: Transitions) -> dict[str, float]:
+        """``reward.updates_per_rollout`` steps on expert vs ``agent`` batches (Eq. 3 of
+        reference 000); returns the mean of each metric as ``reward_model.<name>``."""
+        assert self.reward_model is not None
         metrics: dict[str, list[float]] = {}
-        for _ in range(self.config.reward.updates_per_rollout):  # Eq. 3
-            size = self.config.reward.batch_size
+        size = self.config.reward.batch_size
+        for _ in range(self.config.reward.updates_per_rollout):
             update = self.reward_model.update(
                 self.sample(self.expert, size), self.sample(agent, size)
             )
             for key, value in update.items():
                 metrics.setdefault(key, []).append(value)
-        full = self.batch(obs, acts, next_obs, term)
-        rewards = self.reward_model.reward(full, generator=self.generator)  # Eq. 4
-        rewards = rewards.cpu().numpy().reshape(steps.env_rewards.shape)
-        # SB3 added gamma * V(s_T) at time-limit steps; keep that, swap env reward for ours.
-        rollout_buffer.rewards += rewards - steps.env_rewards
-        rollout_buffer.compute_returns_and_advantage(last_values=last_values, dones=dones)
-        out = {f"reward_model.{k}": float(np.mean(v)) for k, v in metrics.items()}
-        out.update(reward_mean=float(rewards.mean()), reward_std=float(rewards.std()))
-        return out
+        return {f"reward_model.{k}": float(np.mean(v)) for k, v in metrics.items()}
 
-    # ---- the loop -----------------------------------------------------------------------------
+    def pretrain_reward_model(self) -> None:
+        """Before a fresh run: models with an expert-only stage (SMILING) train it now."""
+        if self.reward_model is None:
+            return
+        size = self.config.reward.batch_size
+        metrics = self.reward_model.pretrain(lambda: self.sample(self.expert, size))
+        if metrics:
+            self.say(
+                "pre-trained the reward model on the demonstrations: "
+                + ", ".join(f"{k} {v:.3g}" for k, v in metrics.items())
+            )
 
-    def learn(self) -> TrainResult:
-        cfg = self.config
-        remaining = cfg.steps - self.model.num_timesteps
-        callback = _ImitationCallback(self)
-        self.say(
-            f"[bold]{cfg.method}[/] on [bold]{self.task.name}[/]: {cfg.steps:,} env steps, "
-            f"{len(self.demos) if self.demos else 'no'} demos, {cfg.n_envs} envs, "
-            f"device {self.device}, run {self.run.path}"
-        )
-        if remaining > 0:
-            try:
-                self.model.learn(
-                    total_timesteps=remaining,
-                    callback=callback,
-                    reset_num_timesteps=self.model.num_timesteps == 0,
-                )
-            except KeyboardInterrupt:
-                raise self.interrupted(f"{self.model.num_timesteps:,} env steps") from None
-        self.save_checkpoint()
-        return self.finish(self.current_policy(), self.model.num_timesteps)
+    # ---- checkpoints and progress -------------------------------------------------------------
 
-    def current_policy(self) -> Policy:
-        vn = self.venv if isinstance(self.venv, VecNormalize) else None
-        return Policy.from_sb3(
-            self.model,
-            obs_rms=vn.obs_rms if vn else None,
-            clip_obs=vn.clip_obs if vn else 10.0,
-            epsilon=vn.epsilon if vn else 1e-8,
-            metadata=self.policy_metadata(),
-        )
+    def reward_writers(self) -> dict[str, Any]:
+        if self.reward_model is None:
+            return {}
+        return {"reward_model.pt": lambda p: torch.save(self.reward_model.checkpoint(), p)}
 
-    # ---- checkpoints --------------------------------------------------------------------------
-
-    def save_checkpoint(self) -> None:
-        writers: dict[str, Any] = {"ppo.zip": lambda p: self.model.save(p)}
-        if self.reward_model is not None:
-            writers["reward_model.pt"] = lambda p: torch.save(self.reward_model.checkpoint(), p)
-        if isinstance(self.venv, VecNormalize):
-            writers["vecnormalize.pkl"] = lambda p: self.venv.save(p)
-        state = {
-            "env_steps": int(self.model.num_timesteps),
+    def base_state(self, env_steps: int) -> dict[str, Any]:
+        return {
+            "env_steps": int(env_steps),
             "elapsed": self.elapsed,
-            "scaler": self.scaler.to_dict() if self.reward_model is not None else None,
+            "scaler": self.scaler.to_dict() if self.scaler is not None else None,
             "rng": self.rng.bit_generator.state,
             "generator": self.generator.get_state().tolist(),
             "reached_90": self.first_success_90,
         }
-        self.run.save_checkpoint(writers, state)
 
-    def _restore(self, raw_venv, state: dict[str, Any]) -> None:
+    def restore_base_state(self, state: dict[str, Any]) -> None:
         ckpt = self.run.checkpoint_dir
-        recorder = TransitionRecorder(raw_venv)
-        venv = recorder
-        if (ckpt / "vecnormalize.pkl").exists():
-            venv = VecNormalize.load(str(ckpt / "vecnormalize.pkl"), recorder)
-        self.venv, self.recorder = venv, recorder
-        self.model = PPO.load(ckpt / "ppo.zip", env=venv, device=str(self.device))
         if self.reward_model is not None:
             self.reward_model.restore(
                 torch.load(ckpt / "reward_model.pt", map_location=self.device)
@@ -341,36 +302,38 @@ class OnlineTrainer(Trainer):
         self.run.truncate_metrics(int(state["env_steps"]))
         self.say(f"resuming {self.run.path} from {state['env_steps']:,} env steps")
 
+    def current_policy(self) -> Policy:
+        raise NotImplementedError
 
-class _ImitationCallback(BaseCallback):
-    """Hooks the reward step into PPO's loop and logs, evaluates and checkpoints."""
+    def start_message(self, n_envs: int) -> None:
+        cfg = self.config
+        self.say(
+            f"[bold]{cfg.method}[/] on [bold]{self.task.name}[/] with {cfg.rl.upper()}: "
+            f"{cfg.steps:,} env steps, {len(self.demos) if self.demos else 'no'} demos, "
+            f"{n_envs} envs, device {self.device}, run {self.run.path}"
+        )
 
-    def __init__(self, trainer: OnlineTrainer):
-        super().__init__()
+
+class ProgressReporter:
+    """One metrics row per iteration: throughput, training episodes, evaluation, checkpoint."""
+
+    def __init__(self, trainer: ImitationTrainer, env_steps: int):
         self.trainer = trainer
         self.iteration = 0
         self.last_time = time.perf_counter()
         self.last_steps: int | None = None
         cfg = trainer.config
-        self.next_eval = _next_multiple(trainer.model.num_timesteps, cfg.eval.every)
-        self.next_checkpoint = _next_multiple(trainer.model.num_timesteps, cfg.checkpoint_every)
+        self.next_eval = _next_multiple(env_steps, cfg.eval.every)
+        self.next_checkpoint = _next_multiple(env_steps, cfg.checkpoint_every)
 
-    def _on_step(self) -> bool:
-        return True
-
-    def _on_rollout_end(self) -> None:
+    def report(self, steps: int, episodes: list[dict[str, Any]], extra: dict[str, Any]) -> None:
         t = self.trainer
-        row: dict[str, Any] = t.reward_step(
-            self.model.rollout_buffer, t.recorder, self.locals["values"], self.locals["dones"]
-        )
         self.iteration += 1
-        steps = self.model.num_timesteps
         now = time.perf_counter()
-        fps = None  # env steps per second since the previous rollout (none for the first)
+        fps = None  # env steps per second since the previous row (none for the first)
         if self.last_steps is not None:
             fps = round((steps - self.last_steps) / max(now - self.last_time, 1e-9), 1)
         self.last_time, self.last_steps = now, steps
-        episodes = list(self.model.ep_info_buffer)
         row = {
             "env_steps": steps,
             "iteration": self.iteration,
@@ -381,7 +344,7 @@ class _ImitationCallback(BaseCallback):
             "train_success": _mean([float(e[t.task.success_key]) for e in episodes])
             if t.task.success_key
             else None,
-            **row,
+            **extra,
             "eval_success": None,
             "eval_return": None,
         }
@@ -396,6 +359,129 @@ class _ImitationCallback(BaseCallback):
         if steps >= self.next_checkpoint:
             self.next_checkpoint = _next_multiple(steps, t.config.checkpoint_every)
             t.save_checkpoint()
+
+
+class OnlineTrainer(ImitationTrainer):
+    """Reward model + PPO, alternating as in Table 1 of reference 000.
+
+    Without a reward model (method ``ppo``) it is plain PPO on the task's own reward: the
+    reference for what learning the reward costs.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        cfg = self.config
+        raw_venv = make_vec_env(self.task, cfg.n_envs, cfg.seed)
+        state = self.run.load_state()
+        if state is None:
+            self.venv, self.recorder = wrap_for_training(raw_venv, cfg.ppo)
+            self.model = make_ppo(cfg.ppo, self.venv, cfg.seed, str(self.device))
+            self.pretrain_reward_model()
+        else:
+            self._restore(raw_venv, state)
+
+    # ---- Table 1, lines 4-6: the reward step of one iteration ---------------------------------
+
+    def _log_prob(self, obs: np.ndarray, acts: np.ndarray) -> np.ndarray:
+        norm = self.venv.normalize_obs(obs) if isinstance(self.venv, VecNormalize) else obs
+        policy = self.model.policy
+        with torch.no_grad():
+            _, log_prob, _ = policy.evaluate_actions(
+                torch.as_tensor(norm, dtype=torch.float32, device=policy.device),
+                torch.as_tensor(acts, dtype=torch.float32, device=policy.device),
+            )
+        return log_prob.cpu().numpy()
+
+    def reward_step(self, rollout_buffer, recorder: TransitionRecorder, last_values, dones) -> dict:
+        """Update the reward model on this rollout, relabel it, recompute advantages."""
+        steps = recorder.take(rollout_buffer.buffer_size)
+        if self.reward_model is None:  # plain RL on the environment's reward
+            return {
+                "reward_mean": float(steps.env_rewards.mean()),
+                "reward_std": float(steps.env_rewards.std()),
+            }
+        obs, acts, next_obs, term = steps.flat()
+        out = self.update_reward_model(Transitions(obs, acts, next_obs, term))  # Eq. 3
+        full = self.batch(obs, acts, next_obs, term)
+        rewards = self.reward_model.reward(full, generator=self.generator)  # Eq. 4
+        rewards = rewards.cpu().numpy().reshape(steps.env_rewards.shape)
+        # SB3 added gamma * V(s_T) at time-limit steps; keep that, swap env reward for ours.
+        rollout_buffer.rewards += rewards - steps.env_rewards
+        rollout_buffer.compute_returns_and_advantage(last_values=last_values, dones=dones)
+        out.update(reward_mean=float(rewards.mean()), reward_std=float(rewards.std()))
+        return out
+
+    # ---- the loop -----------------------------------------------------------------------------
+
+    def learn(self) -> TrainResult:
+        cfg = self.config
+        remaining = cfg.steps - self.model.num_timesteps
+        callback = _ImitationCallback(self)
+        self.start_message(cfg.n_envs)
+        if remaining > 0:
+            try:
+                self.model.learn(
+                    total_timesteps=remaining,
+                    callback=callback,
+                    reset_num_timesteps=self.model.num_timesteps == 0,
+                )
+            except KeyboardInterrupt:
+                raise self.interrupted(f"{self.model.num_timesteps:,} env steps") from None
+        self.save_checkpoint()
+        return self.finish(self.current_policy(), self.model.num_timesteps)
+
+    def current_policy(self) -> Policy:
+        return sb3_policy(self.model, self.venv, self.policy_metadata())
+
+    # ---- checkpoints --------------------------------------------------------------------------
+
+    def save_checkpoint(self) -> None:
+        writers: dict[str, Any] = {"ppo.zip": lambda p: self.model.save(p)}
+        writers.update(self.reward_writers())
+        if isinstance(self.venv, VecNormalize):
+            writers["vecnormalize.pkl"] = lambda p: self.venv.save(p)
+        self.run.save_checkpoint(writers, self.base_state(self.model.num_timesteps))
+
+    def _restore(self, raw_venv, state: dict[str, Any]) -> None:
+        ckpt = self.run.checkpoint_dir
+        recorder = TransitionRecorder(raw_venv)
+        venv = recorder
+        if (ckpt / "vecnormalize.pkl").exists():
+            venv = VecNormalize.load(str(ckpt / "vecnormalize.pkl"), recorder)
+        self.venv, self.recorder = venv, recorder
+        self.model = PPO.load(ckpt / "ppo.zip", env=venv, device=str(self.device))
+        self.restore_base_state(state)
+
+
+def sb3_policy(model: Any, venv: Any, metadata: dict[str, Any]) -> Policy:
+    """The exported deterministic policy of an SB3 model trained on ``venv``."""
+    vn = venv if isinstance(venv, VecNormalize) else None
+    return Policy.from_sb3(
+        model,
+        obs_rms=vn.obs_rms if vn else None,
+        clip_obs=vn.clip_obs if vn else 10.0,
+        epsilon=vn.epsilon if vn else 1e-8,
+        metadata=metadata,
+    )
+
+
+class _ImitationCallback(BaseCallback):
+    """Hooks the reward step into PPO's loop and logs, evaluates and checkpoints."""
+
+    def __init__(self, trainer: OnlineTrainer):
+        super().__init__()
+        self.trainer = trainer
+        self.reporter = ProgressReporter(trainer, trainer.model.num_timesteps)
+
+    def _on_step(self) -> bool:
+        return True
+
+    def _on_rollout_end(self) -> None:
+        t = self.trainer
+        row: dict[str, Any] = t.reward_step(
+            self.model.rollout_buffer, t.recorder, self.locals["values"], self.locals["dones"]
+        )
+        self.reporter.report(self.model.num_timesteps, list(self.model.ep_info_buffer), row)
 
 
 def _next_multiple(value: int, every: int) -> int:
@@ -417,7 +503,8 @@ def _progress_line(row: dict[str, Any], total: int) -> str:
     acc_e, acc_a = row.get("reward_model.expert_acc"), row.get("reward_model.agent_acc")
     if acc_e is not None and acc_a is not None:
         parts.append(f"D acc {acc_e:.2f}/{acc_a:.2f}")
-    parts.append(f"reward {row['reward_mean']:+.2f}±{row['reward_std']:.2f}")
+    if row.get("reward_mean") is not None:
+        parts.append(f"reward {row['reward_mean']:+.2f}±{row['reward_std']:.2f}")
     if row.get("eval_success") is not None:
         parts.append(f"[bold]eval success {row['eval_success']:.2f}[/]")
     elif row.get("eval_return") is not None:

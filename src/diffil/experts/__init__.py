@@ -1,14 +1,33 @@
-"""Experts that make demonstrations: scripted controllers (and, later, RL-trained policies)."""
+"""Experts that make demonstrations: scripted controllers and RL-trained policies."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from os import PathLike
+
+import numpy as np
 
 from diffil.envs.registry import TaskSpec
 from diffil.errors import DiffilError
 from diffil.experts.maze import MazeExpertConfig, MazeWaypointExpert
+from diffil.experts.rl_expert import (
+    ExpertConfig,
+    ExpertPolicy,
+    load_expert,
+    train_expert,
+)
 
 
-def make_expert(task: TaskSpec, seed: int = 0, action_noise: float = 0.0) -> MazeWaypointExpert:
-    """The task's built-in expert."""
+def make_expert(
+    task: TaskSpec,
+    seed: int = 0,
+    action_noise: float = 0.0,
+    expert: str | PathLike | None = None,
+) -> Callable[[np.ndarray], np.ndarray]:
+    """The expert for ``task``: the trained one in ``expert`` (a policy file or an expert run
+    directory) if given, else the task's scripted expert (mazes)."""
+    if expert is not None:
+        return load_expert(expert, task, action_noise=action_noise, seed=seed)
     if task.family == "maze":
         from diffil.envs.maze import MazeLayout
 
@@ -20,8 +39,17 @@ def make_expert(task: TaskSpec, seed: int = 0, action_noise: float = 0.0) -> Maz
         return MazeWaypointExpert(layout, MazeExpertConfig(action_noise=action_noise), seed=seed)
     raise DiffilError(
         f"task {task.name!r} has no scripted expert",
-        "use a maze task, or roll out your own policy with diffil.data.collect.rollout",
+        f"train one with `diffil expert train --task {task.name}`, or pass --expert FILE "
+        "(a policy file or an expert run directory)",
     )
 
 
-__all__ = ["MazeExpertConfig", "MazeWaypointExpert", "make_expert"]
+__all__ = [
+    "ExpertConfig",
+    "ExpertPolicy",
+    "MazeExpertConfig",
+    "MazeWaypointExpert",
+    "load_expert",
+    "make_expert",
+    "train_expert",
+]

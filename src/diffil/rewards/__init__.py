@@ -19,7 +19,13 @@ from diffil.rewards.discriminator import (
 from diffil.rewards.drail import AGENT_LABEL, EXPERT_LABEL, DrailConfig, DrailRewardModel
 from diffil.rewards.gail import GailConfig, GailRewardModel
 from diffil.rewards.penalties import gradient_penalty
-from diffil.rewards.registry import REWARD_MODELS, make_reward_model, reward_model_names
+from diffil.rewards.registry import (
+    REWARD_MODELS,
+    SCORE_MATCHING_MODELS,
+    make_reward_model,
+    reward_model_names,
+)
+from diffil.rewards.smiling import SmilingConfig, SmilingRewardModel
 from diffil.rewards.wail import WailConfig, WailRewardModel
 
 __all__ = [
@@ -27,6 +33,7 @@ __all__ = [
     "EXPERT_LABEL",
     "REWARD_MODELS",
     "REWARD_TYPES",
+    "SCORE_MATCHING_MODELS",
     "AirlConfig",
     "AirlRewardModel",
     "DiffailConfig",
@@ -42,6 +49,8 @@ __all__ = [
     "RewardModel",
     "RewardModelConfig",
     "RewardType",
+    "SmilingConfig",
+    "SmilingRewardModel",
     "TransitionBatch",
     "WailConfig",
     "WailRewardModel",

@@ -30,7 +30,8 @@ class AirlRewardModel(DiscriminatorRewardModel):
     comes from ``batch.log_prob`` (the current policy's log-probability of the action); when a
     batch has no ``log_prob``, log pi = 0 is used, so the logit is f itself. With
     ``reward_type="airl"`` the reward is log D - log(1 - D) = f - log pi. ``batch.next_obs`` is
-    required. With ``obs_only`` g consumes (s, s') instead of (s, a).
+    required. With ``obs_only`` g consumes (s, s') instead of (s, a) and log pi is not used (it
+    would read the action), so the logit is f.
     """
 
     config: AirlConfig
@@ -57,6 +58,6 @@ class AirlRewardModel(DiscriminatorRewardModel):
     def logits(self, batch: TransitionBatch, *, generator: torch.Generator | None = None) -> Tensor:
         """f - log pi(a|s) (log pi = 0 when ``batch.log_prob`` is None)."""
         f = self.shaped_reward(batch)
-        if batch.log_prob is None:
+        if batch.log_prob is None or self.config.obs_only:  # obs-only: never read actions
             return f
         return f - batch.log_prob.reshape(-1)

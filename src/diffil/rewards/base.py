@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,6 +69,11 @@ class RewardModel(nn.Module, ABC):
     @abstractmethod
     def update(self, expert: TransitionBatch, agent: TransitionBatch) -> dict[str, float]:
         """One optimisation step on an expert and an agent batch; returns scalar metrics."""
+
+    def pretrain(self, sample_expert: Callable[[], TransitionBatch]) -> dict[str, float]:
+        """An expert-only training stage before the run starts (SMILING's expert score model);
+        ``sample_expert()`` returns a fresh expert batch. Default: nothing to do."""
+        return {}
 
     @property
     def device(self) -> torch.device:

@@ -10,6 +10,7 @@ from diffil.rewards.base import RewardModel, RewardModelConfig
 from diffil.rewards.diffail import DiffailConfig, DiffailRewardModel
 from diffil.rewards.drail import DrailConfig, DrailRewardModel
 from diffil.rewards.gail import GailConfig, GailRewardModel
+from diffil.rewards.smiling import SmilingConfig, SmilingRewardModel
 from diffil.rewards.wail import WailConfig, WailRewardModel
 
 REWARD_MODELS: dict[str, tuple[type[RewardModel], type[RewardModelConfig]]] = {
@@ -19,11 +20,16 @@ REWARD_MODELS: dict[str, tuple[type[RewardModel], type[RewardModelConfig]]] = {
     "airl": (AirlRewardModel, AirlConfig),
     "wail": (WailRewardModel, WailConfig),
 }
+# non-adversarial reward models: no discriminator, trained by score matching (reference 001)
+SCORE_MATCHING_MODELS: dict[str, tuple[type[RewardModel], type[RewardModelConfig]]] = {
+    "smiling": (SmilingRewardModel, SmilingConfig),
+}
 
 
-def reward_model_names() -> list[str]:
-    """Valid names for :func:`make_reward_model`."""
-    return list(REWARD_MODELS)
+def reward_model_names(score_matching: bool = False) -> list[str]:
+    """Names of the adversarial reward models; with ``score_matching`` also the
+    score-matching ones (all valid names for :func:`make_reward_model`)."""
+    return list(REWARD_MODELS) + (list(SCORE_MATCHING_MODELS) if score_matching else [])
 
 
 def make_reward_model(
@@ -34,11 +40,10 @@ def make_reward_model(
 ) -> RewardModel:
     """Build a reward model by name; ``config`` may be its config dataclass or a dict of fields."""
     key = name.lower()
-    if key not in REWARD_MODELS:
-        raise ValueError(
-            f"unknown reward model {name!r}; valid names: {', '.join(reward_model_names())}"
-        )
-    model_cls, config_cls = REWARD_MODELS[key]
+    models = {**REWARD_MODELS, **SCORE_MATCHING_MODELS}
+    if key not in models:
+        raise ValueError(f"unknown reward model {name!r}; valid names: {', '.join(models)}")
+    model_cls, config_cls = models[key]
     if config is None:
         config = config_cls()
     elif isinstance(config, Mapping):

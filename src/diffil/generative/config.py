@@ -1,0 +1,87 @@
+"""Configuration of the generative (diffusion and flow-matching) action-chunk policies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from diffil.diffusion.flow import INTEGRATORS
+from diffil.diffusion.samplers import SAMPLERS
+from diffil.errors import DiffilError
+
+OBJECTIVES = ("diffusion", "flow", "regression")
+NETWORKS = ("mlp", "unet")
+DETERMINISTIC_SAMPLERS = ("ddim", "euler", "midpoint")  # given the initial noise
+
+
+@dataclass(kw_only=True)
+class GenerativePolicyConfig:
+    """Network, horizons and sampler of a diffusion or flow-matching policy (reference 002).
+
+    The policy sees the last ``obs_horizon`` observations (H_o), predicts ``action_horizon``
+    actions (H_a, an action chunk) and executes the first ``exec_horizon`` of them before it
+    plans again (receding horizon). ``sampler`` is a deploy-time choice: the same trained
+    diffusion network samples with ``ddim`` (few steps), ``ddpm`` (all ``diffusion_steps``) or
+    ``langevin`` (annealed Langevin dynamics); a flow network integrates with ``euler`` or
+    ``midpoint``.
+    """
+
+    network: str = "mlp"  # "mlp" or "unet" (1-D temporal U-Net over the chunk)
+    hidden: tuple[int, ...] = (256, 256, 256)  # MLP widths
+    unet_channels: tuple[int, ...] = (64, 128)  # U-Net level widths
+    time_embed_dim: int = 64
+    obs_horizon: int = 2
+    action_horizon: int = 8
+    exec_horizon: int = 4
+    diffusion_steps: int = 100
+    schedule: str = "cosine"
+    sampler: str = "ddim"
+    sample_steps: int = 10  # DDIM steps or ODE steps
+    ddim_eta: float = 0.0
+    langevin_levels: int = 10
+    langevin_steps_per_level: int = 5
+    langevin_step_size: float = 0.5
+    clip_sample: bool = True  # bound predicted (scaled) actions to [-1, 1]
+    ema_decay: float = 0.995
+
+    def validate(self, objective: str) -> GenerativePolicyConfig:
+        """Raise a one-line :class:`DiffilError` for settings no policy could use."""
+        if objective not in OBJECTIVES:
+            raise DiffilError(f"unknown objective {objective!r}", f"use {', '.join(OBJECTIVES)}")
+        if self.network not in NETWORKS:
+            raise DiffilError(
+                f"unknown network {self.network!r}", f"set generative.network to {NETWORKS}"
+            )
+        if objective == "regression" and self.network != "mlp":
+            raise DiffilError("regression (MLP BC) needs network mlp", "set generative.network=mlp")
+        samplers = {"diffusion": SAMPLERS, "flow": INTEGRATORS, "regression": (self.sampler,)}
+        if self.sampler not in samplers[objective]:
+            raise DiffilError(
+                f"sampler {self.sampler!r} does not fit a {objective} policy",
+                f"set generative.sampler to one of {', '.join(samplers[objective])}",
+            )
+        for name in (
+            "obs_horizon",
+            "action_horizon",
+            "exec_horizon",
+            "diffusion_steps",
+            "sample_steps",
+            "time_embed_dim",
+            "langevin_levels",
+            "langevin_steps_per_level",
+        ):
+            if getattr(self, name) < 1:
+                raise DiffilError(f"generative.{name} must be >= 1", "set a positive value")
+        if self.exec_horizon > self.action_horizon:
+            raise DiffilError(
+                "generative.exec_horizon exceeds generative.action_horizon",
+                "execute at most the predicted chunk",
+            )
+        ddim = objective == "diffusion" and self.sampler == "ddim"
+        if ddim and self.sample_steps > self.diffusion_steps:
+            raise DiffilError(
+                "generative.sample_steps exceeds generative.diffusion_steps",
+                "use at most diffusion_steps DDIM steps",
+            )
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise DiffilError("generative.ema_decay must be in [0, 1)", "e.g. 0.995")
+        return self

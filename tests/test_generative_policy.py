@@ -1,0 +1,236 @@
+"""Diffusion and flow-matching policies: multimodality, samplers, files, export, training runs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from diffil.diffusion.temporal_unet import TemporalUnet1D
+from diffil.errors import DiffilError
+from diffil.generative import ActionChunkModel, GenerativePolicy, GenerativePolicyConfig
+from diffil.generative.learner import ChunkModelLearner, fit
+from diffil.policy import Policy
+from diffil.toys import two_modes
+
+SMALL = dict(hidden=(64, 64), time_embed_dim=16, diffusion_steps=50)
+
+
+@pytest.fixture(scope="module")
+def toy_results():
+    """MLP BC, diffusion and flow policies trained on the two-mode toy, 40 rollouts each."""
+    demos = two_modes.expert_demonstrations(100, seed=0)
+    cfg = GenerativePolicyConfig(
+        hidden=(256, 256), time_embed_dim=32, obs_horizon=1, action_horizon=8, exec_horizon=4,
+        diffusion_steps=50, sample_steps=10, ema_decay=0.99,
+    )  # fmt: skip
+    fractions = {}
+    for objective, steps in (("regression", 1000), ("diffusion", 2000), ("flow", 2000)):
+        policy = two_modes.train_policy(objective, demos, steps=steps, seed=0, config=cfg)
+        modes = [two_modes.mode_of(p) for p in two_modes.rollout_paths(policy, 40, seed=1)]
+        fractions[objective] = {m: modes.count(m) / len(modes) for m in two_modes.MODES}
+    return fractions
+
+
+def test_toy_expert_has_two_equal_modes():
+    demos = two_modes.expert_demonstrations(20, seed=0)
+    modes = [two_modes.mode_of(t.observations) for t in demos]
+    assert modes.count("left") == modes.count("right") == 10
+
+
+@pytest.mark.parametrize("objective", ["diffusion", "flow"])
+def test_generative_policies_reproduce_both_modes(toy_results, objective):
+    f = toy_results[objective]
+    assert 0.25 <= f["left"] <= 0.75 and 0.25 <= f["right"] <= 0.75, f
+    assert f["blocked"] <= 0.25, f
+
+
+def test_mlp_bc_collapses_to_the_middle(toy_results):
+    f = toy_results["regression"]
+    assert f["blocked"] >= 0.6, f
+
+
+def _model(objective: str, sampler: str, **kw) -> ActionChunkModel:
+    torch.manual_seed(0)
+    cfg = GenerativePolicyConfig(
+        **{**SMALL, "sampler": sampler, "obs_horizon": 2, "action_horizon": 4, **kw}
+    )
+    model = ActionChunkModel(3, 2, objective, cfg)
+    with torch.no_grad():  # not the near-zero output of a fresh init
+        for p in model.net.parameters():
+            p.add_(0.2 * torch.randn_like(p))
+    return model.eval()
+
+
+SAMPLERS = [("diffusion", "ddim"), ("diffusion", "ddpm"), ("diffusion", "langevin"),
+            ("flow", "euler"), ("flow", "midpoint")]  # fmt: skip
+
+
+@pytest.mark.parametrize(("objective", "sampler"), SAMPLERS)
+def test_sampler_shapes_and_determinism(objective, sampler):
+    model = _model(objective, sampler)
+    obs = torch.randn(5, 2, 3)
+
+    def draw(seed: int) -> torch.Tensor:
+        with torch.no_grad():
+            return model.sample(obs, generator=torch.Generator().manual_seed(seed))
+
+    a, b, c = draw(1), draw(1), draw(2)
+    assert a.shape == (5, 4, 2) and torch.isfinite(a).all()
+    assert torch.equal(a, b)
+    assert not torch.allclose(a, c)
+    # actions stay inside the demonstrated range (scaled samples are clipped to [-1, 1])
+    assert (a >= model.act_low - 1e-6).all() and (a <= model.act_high + 1e-6).all()
+    if model.deterministic_sampler:  # a function of the initial noise alone
+        noise = torch.randn(5, 4, 2)
+        with torch.no_grad():
+            x = model.sample(obs, noise, generator=torch.Generator().manual_seed(3))
+            y = model.sample(obs, noise, generator=torch.Generator().manual_seed(4))
+        assert torch.equal(x, y)
+
+
+@pytest.mark.parametrize("sampler", ["ddpm", "ddim", "langevin"])
+def test_diffusion_samplers_find_both_modes_of_a_mixture(sampler):
+    """One trained network, three samplers: each puts its mass on the two modes at +-0.6."""
+    torch.manual_seed(0)
+    cfg = GenerativePolicyConfig(
+        **SMALL, obs_horizon=1, action_horizon=1, exec_horizon=1, sampler="ddim"
+    )
+    model = ActionChunkModel(1, 1, "diffusion", cfg)
+    n = 4000
+    actions = torch.where(torch.rand(n, 1, 1) < 0.5, -0.6, 0.6) + 0.05 * torch.randn(n, 1, 1)
+    model.fit_normalization(np.zeros((n, 1)), np.array([[-1.0], [1.0]]))
+    learner = ChunkModelLearner(model, learning_rate=3e-3)
+    fit(learner, torch.zeros(n, 1, 1), actions, steps=1500)
+    policy = learner.policy().with_sampler(sampler)
+    x = policy.sample_chunk(np.zeros((2000, 1, 1))).ravel()
+    assert 0.35 <= (x < 0).mean() <= 0.65
+    assert np.abs(np.abs(x) - 0.6).mean() < 0.15  # near the modes, not between them
+
+
+def test_temporal_unet_any_horizon():
+    net = TemporalUnet1D(3, cond_dim=4, channels=(16, 32, 32), time_embed_dim=8)
+    for horizon in (1, 5, 8, 13):
+        out = net(torch.randn(2, horizon, 3), torch.tensor([0, 7]), torch.randn(2, 4))
+        assert out.shape == (2, horizon, 3)
+
+
+def test_save_load_predict_and_receding_horizon(tmp_path):
+    model = _model("diffusion", "ddim", exec_horizon=3)
+    policy = GenerativePolicy(model, {"task": "x"}, seed=5)
+    path = policy.save(tmp_path / "policy.pt")
+    loaded = Policy.load(path)
+    assert isinstance(loaded, GenerativePolicy) and loaded.metadata == {"task": "x"}
+    obs = np.random.default_rng(0).normal(size=(4, 3))
+    loaded.reset(seed=0)
+    policy.reset(seed=0)
+    np.testing.assert_array_equal(loaded.predict(obs), policy.predict(obs))
+    assert loaded.predict(obs[0]).shape == (2,)
+
+    calls = []
+    original = loaded.sample_chunk
+    loaded.sample_chunk = lambda h: calls.append(h.shape) or original(h)  # type: ignore[method-assign]
+    loaded.reset()
+    actions = [loaded(o) for o in obs] + [loaded(obs[0]) for _ in range(3)]
+    assert len(actions) == 7 and actions[0].shape == (2,)
+    assert calls == [(1, 2, 3)] * 3  # a new chunk every exec_horizon = 3 steps, history H_o = 2
+
+
+@pytest.mark.parametrize(("objective", "sampler", "network"),
+                         [("diffusion", "ddim", "mlp"), ("flow", "midpoint", "unet")])  # fmt: skip
+def test_export_matches(tmp_path, objective, sampler, network):
+    import onnxruntime
+
+    kw = {"network": network, "unet_channels": (16, 32)} if network == "unet" else {}
+    kw["sample_steps"] = 3  # the graph unrolls every step: keep it small
+    policy = GenerativePolicy(_model(objective, sampler, **kw))
+    obs = np.random.default_rng(1).normal(size=(7, 2, 3)).astype(np.float32)
+    noise = np.random.default_rng(2).normal(size=(7, 4, 2)).astype(np.float32)
+    with torch.no_grad():
+        expected = policy.model.sample(torch.from_numpy(obs), torch.from_numpy(noise)).numpy()
+    session = onnxruntime.InferenceSession(str(policy.export_onnx(tmp_path / "p.onnx")))
+    got = session.run(None, {"obs_history": obs, "noise": noise})[0]
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    traced = torch.jit.load(str(policy.export_torchscript(tmp_path / "p.ts")))
+    np.testing.assert_allclose(
+        traced(torch.from_numpy(obs), torch.from_numpy(noise)).numpy(), expected, atol=1e-5
+    )
+
+
+def test_stochastic_sampler_exports_to_torchscript_only(tmp_path):
+    policy = GenerativePolicy(_model("diffusion", "ddpm"))
+    with pytest.raises(DiffilError, match="ONNX"):
+        policy.export_onnx(tmp_path / "p.onnx")
+    assert not (tmp_path / "p.onnx").exists()
+    traced = torch.jit.load(str(policy.export_torchscript(tmp_path / "p.ts")))
+    out = traced(torch.randn(3, 2, 3), torch.randn(3, 4, 2))
+    assert out.shape == (3, 4, 2) and torch.isfinite(out).all()
+
+
+def test_wrong_sampler_for_objective_is_a_clear_error():
+    with pytest.raises(DiffilError, match="does not fit a flow policy"):
+        GenerativePolicyConfig(sampler="ddim").validate("flow")
+    with pytest.raises(DiffilError, match="exec_horizon"):
+        GenerativePolicyConfig(action_horizon=4, exec_horizon=8).validate("diffusion")
+
+
+GEN_TINY = {
+    "num_demos": 10,
+    "bc": {"steps": 300, "batch_size": 64},
+    "generative": {"hidden": [64, 64], "time_embed_dim": 16, "diffusion_steps": 20},
+    "eval": {"episodes": 2},
+}
+
+
+def test_diffusion_policy_run_resumes_evaluates_and_exports(tmp_path, capsys, monkeypatch):
+    import csv
+
+    from diffil.algorithms.offline import GenerativePolicyTrainer
+    from diffil.algorithms.run import train
+    from diffil.algorithms.trainer import TrainingInterrupted
+    from diffil.cli import main
+
+    out = tmp_path / "dp"
+    original = GenerativePolicyTrainer.train_step
+    calls = {"n": 0}
+
+    def interrupt(self):
+        calls["n"] += 1
+        if calls["n"] == 200:
+            raise KeyboardInterrupt
+        return original(self)
+
+    monkeypatch.setattr(GenerativePolicyTrainer, "train_step", interrupt)
+    with pytest.raises(TrainingInterrupted):
+        train("diffusion-policy", "pointmaze-umaze", out=out, overrides=GEN_TINY, progress=False)
+    monkeypatch.setattr(GenerativePolicyTrainer, "train_step", original)
+    result = train(resume=out, progress=False)
+    with open(out / "metrics.csv") as f:
+        steps = [int(r["step"]) for r in csv.DictReader(f)]
+    assert steps == list(range(15, 301, 15))  # logged every 5%, none lost or repeated
+    with open(out / "metrics.csv") as f:
+        losses = [float(r["loss"]) for r in csv.DictReader(f)]
+    assert np.mean(losses[-3:]) < np.mean(losses[:3])
+    policy = Policy.load(result.policy_path)
+    assert isinstance(policy, GenerativePolicy) and policy.metadata["method"] == "diffusion-policy"
+    assert 0.0 <= result.evaluation["success_rate"] <= 1.0
+
+    assert main(["eval", str(out), "--episodes", "2"]) in (0, None)
+    assert "success" in capsys.readouterr().out
+    assert main(["export", str(out), "--format", "onnx"]) in (0, None)
+    assert (out / "policy.onnx").exists()
+
+
+def test_unet_flow_policy_trains_from_the_cli(tmp_path, capsys):
+    from diffil.cli import main
+
+    out = tmp_path / "fp"
+    args = ["train", "flow-policy", "--task", "pointmaze-umaze", "--out", str(out), "--quiet"]
+    sets = ["bc.steps=60", "num_demos=5", "generative.network=unet",
+            "generative.unet_channels=[16,32]", "eval.episodes=1"]  # fmt: skip
+    assert main([*args, *(x for s in sets for x in ("--set", s))]) in (0, None)
+    policy = Policy.load(out / "policy.pt")
+    assert policy.kind == "flow" and policy.model.config.network == "unet"
+    code = main([*args[:4], "--out", str(tmp_path / "x"), "--set", "generative.sampler=ddim"])
+    assert code == 2
+    assert "does not fit a flow policy" in capsys.readouterr().err
