@@ -25,6 +25,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from benchmarks.common import add_set_option
 from benchmarks.report import write_result
 from diffil.algorithms.methods import get_method
 
@@ -115,20 +116,20 @@ def main() -> None:
     )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--parallel", type=int, default=2)
-    parser.add_argument("--runs", type=Path, default=Path("benchmarks/runs"))
-    parser.add_argument("--tag", default="", help="Suffix of the results file names.")
     parser.add_argument(
-        "--set",
-        dest="sets",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="Config override passed to every `diffil train` (e.g. ppo.net_arch=[128,128]).",
+        "--runs",
+        type=Path,
+        default=None,
+        help="Run directories (default benchmarks/runs, or benchmarks/runs/TAG with --tag).",
     )
+    parser.add_argument("--tag", default="", help="Suffix of the results file names.")
+    add_set_option(parser)
     parser.add_argument(
         "--summarise-only", action="store_true", help="Tabulate finished runs; train nothing."
     )
     args = parser.parse_args()
+    if args.runs is None:  # a tagged variant (e.g. --set rl=sac) must not reuse untagged runs
+        args.runs = Path("benchmarks/runs") / args.tag if args.tag else Path("benchmarks/runs")
     args.runs.mkdir(parents=True, exist_ok=True)
     jobs = [(m, t, s) for t in args.tasks for m in args.methods for s in args.seeds]
     with ThreadPoolExecutor(args.parallel) as pool:

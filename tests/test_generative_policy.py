@@ -25,7 +25,7 @@ def toy_results():
         diffusion_steps=50, sample_steps=10, ema_decay=0.99,
     )  # fmt: skip
     fractions = {}
-    for objective, steps in (("regression", 1000), ("diffusion", 2000), ("flow", 2000)):
+    for objective, steps in (("regression", 1000), ("diffusion", 3000), ("flow", 2000)):
         policy = two_modes.train_policy(objective, demos, steps=steps, seed=0, config=cfg)
         modes = [two_modes.mode_of(p) for p in two_modes.rollout_paths(policy, 40, seed=1)]
         fractions[objective] = {m: modes.count(m) / len(modes) for m in two_modes.MODES}
