@@ -44,6 +44,31 @@ def _predict_x0(x_t: Tensor, eps: Tensor, abar: float, clip: float | None) -> Te
     return x0.clamp(-clip, clip) if clip is not None else x0
 
 
+class PosteriorCoefficients:
+    """Per-step constants of q(x_{t-1} | x_t, x0) = N(c0_t x0 + ct_t x_t, var_t), as floats
+    (tiny 0-d tensor ops would dominate the cost of a small network)."""
+
+    def __init__(self, schedule: NoiseSchedule) -> None:
+        abars = schedule.alphas_cumprod.tolist()
+        prev = schedule.alphas_cumprod_prev.tolist()
+        betas, alphas = schedule.betas.tolist(), schedule.alphas.tolist()
+        self.abar = abars
+        self.c0 = [math.sqrt(p) * b / (1 - a) for b, a, p in zip(betas, abars, prev, strict=True)]
+        self.ct = [
+            math.sqrt(al) * (1 - p) / (1 - a) for al, a, p in zip(alphas, abars, prev, strict=True)
+        ]
+        # the posterior variance beta~_t, DDPM's sigma_t^2
+        self.var = [b * (1 - p) / (1 - a) for b, a, p in zip(betas, abars, prev, strict=True)]
+
+    def mean(self, x_t: Tensor, eps: Tensor, t: int, clip: float | None = None) -> Tensor:
+        """Posterior mean given x0_hat from ``eps`` (clipped to ``clip``); x0_hat itself at t = 0.
+
+        Without clipping it equals Algorithm 2's 1/sqrt(alpha_t) (x_t - beta_t / sqrt(1 -
+        abar_t) eps) (reference 002)."""
+        x0 = _predict_x0(x_t, eps, self.abar[t], clip)
+        return x0 if t == 0 else self.c0[t] * x0 + self.ct[t] * x_t
+
+
 @torch.no_grad()
 def ddpm_sample(
     denoiser: Denoiser,
@@ -54,26 +79,13 @@ def ddpm_sample(
     clip: float | None = None,
     generator: torch.Generator | None = None,
 ) -> Tensor:
-    """Ancestral DDPM sampling (ref. 002, Algorithm 2), with sigma_t^2 the posterior variance.
-
-    Written through x0_hat so that ``clip`` can bound it; without clipping the mean equals
-    Algorithm 2's 1/sqrt(alpha_t) (x_t - beta_t / sqrt(1 - abar_t) eps_theta).
-    """
+    """Ancestral DDPM sampling (ref. 002, Algorithm 2), with sigma_t^2 the posterior variance,
+    written through x0_hat so that ``clip`` can bound it."""
     x = x_T
-    # Python floats: tiny 0-d tensor ops would dominate the cost of a small network
-    abars, abars_prev = schedule.alphas_cumprod.tolist(), schedule.alphas_cumprod_prev.tolist()
-    betas, alphas = schedule.betas.tolist(), schedule.alphas.tolist()
+    posterior = PosteriorCoefficients(schedule)
     for t in reversed(range(schedule.num_steps)):
-        eps = denoiser(x, _steps_tensor(t, x), cond)
-        abar, abar_prev, beta = abars[t], abars_prev[t], betas[t]
-        x0 = _predict_x0(x, eps, abar, clip)
-        if t == 0:  # the posterior mean at the last step is x0 itself
-            return x0
-        # posterior q(x_{t-1} | x_t, x0): mean c0 x0 + ct x_t, variance beta~_t
-        c0 = math.sqrt(abar_prev) * beta / (1.0 - abar)
-        ct = math.sqrt(alphas[t]) * (1.0 - abar_prev) / (1.0 - abar)
-        var = beta * (1.0 - abar_prev) / (1.0 - abar)
-        x = c0 * x0 + ct * x + math.sqrt(var) * _noise_like(x, generator)
+        mean = posterior.mean(x, denoiser(x, _steps_tensor(t, x), cond), t, clip)
+        x = mean if t == 0 else mean + math.sqrt(posterior.var[t]) * _noise_like(x, generator)
     return x
 
 

@@ -32,6 +32,7 @@ from torch import Tensor, nn
 
 from diffil.data.trajectory import TrajectoryDataset
 from diffil.diffusion.rng import as_generator, randn
+from diffil.diffusion.samplers import PosteriorCoefficients
 from diffil.diffusion.schedules import make_schedule
 from diffil.diffusion.temporal_unet import TemporalUnet1D
 
@@ -206,14 +207,11 @@ class Diffuser(nn.Module):
         start_n = self._normalize_state(start)
         goal_n = None if goal_t is None else self._normalize_state(goal_t)
 
-        sched, steps = self.schedule, self.schedule.num_steps
-        abars, abars_prev = sched.alphas_cumprod.tolist(), sched.alphas_cumprod_prev.tolist()
-        betas, alphas = sched.betas.tolist(), sched.alphas.tolist()
-        # posterior variance beta~_t = beta_t (1 - abar_{t-1}) / (1 - abar_t): Sigma_t of Eq. 49
-        triples = zip(betas, abars, abars_prev, strict=True)
-        post_var = [b * (1 - ap) / (1 - a) for b, a, ap in triples]
-        guide_var = list(post_var)
-        guide_var[0] = post_var[1] if steps > 1 else betas[0]
+        steps = self.schedule.num_steps
+        posterior = PosteriorCoefficients(self.schedule)
+        # Sigma_t of Eq. 49 is the posterior variance; at t = 0 (variance 0) the next step's
+        guide_var = list(posterior.var)
+        guide_var[0] = posterior.var[1] if steps > 1 else self.schedule.betas[0].item()
         keep_from = steps if grad_last_k is None else grad_last_k  # steps t < keep_from keep graph
         clip = self.config.clip
 
@@ -225,24 +223,15 @@ class Diffuser(nn.Module):
                     x = x.detach()
                 t_batch = torch.full((batch,), t, device=x.device, dtype=torch.long)
                 eps = self.model(x, t_batch)
-                abar, abar_prev, beta = abars[t], abars_prev[t], betas[t]
-                # x0_hat = (tau^t - sqrt(1 - abar_t) eps) / sqrt(abar_t), clipped to the data box
-                x0 = (x - math.sqrt(1.0 - abar) * eps) / math.sqrt(abar)
-                if clip is not None:
-                    x0 = x0.clamp(-clip, clip)
-                if t == 0:
-                    mean = x0
-                else:  # posterior mean of q(tau^{t-1} | tau^t, x0_hat): mu_theta of Eq. 48
-                    c0 = math.sqrt(abar_prev) * beta / (1.0 - abar)
-                    ct = math.sqrt(alphas[t]) * (1.0 - abar_prev) / (1.0 - abar)
-                    mean = c0 * x0 + ct * x
+                # mu_theta of Eq. 48: posterior mean through x0_hat clipped to the data box
+                mean = posterior.mean(x, eps, t, clip)
                 if guide is not None and scale != 0.0:
                     # Eq. 53: + s Sigma_t grad_tau R(tau^t); with Eq. 51-52, R = sum of rewards
                     grad, _ = self._guidance(guide, x, create_graph=keep)
                     mean = mean + scale * guide_var[t] * grad
                 if t > 0:  # + sigma_t z
                     z = randn(shape, device=x.device, generator=gen)
-                    x = mean + math.sqrt(post_var[t]) * z
+                    x = mean + math.sqrt(posterior.var[t]) * z
                 else:
                     x = mean
                 x = self._inpaint(x, start_n, goal_n)
