@@ -23,12 +23,9 @@ from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 from diffil.algorithms.trainer import (
     ImitationTrainer,
     ProgressReporter,
-    TrainResult,
     _next_multiple,
-    sb3_policy,
 )
 from diffil.data.trajectory import Transitions
-from diffil.policy import Policy
 from diffil.rl.ppo import make_vec_env
 from diffil.rl.sac import RelabelingReplayBuffer, make_sac, sac_log_prob
 
@@ -101,24 +98,8 @@ class OffPolicyTrainer(ImitationTrainer):
 
     # ---- the loop -----------------------------------------------------------------------------
 
-    def learn(self) -> TrainResult:
-        cfg = self.config
-        remaining = cfg.steps - self.model.num_timesteps
-        self.start_message(cfg.sac.n_envs)
-        if remaining > 0:
-            try:
-                self.model.learn(
-                    total_timesteps=remaining,
-                    callback=_OffPolicyCallback(self),
-                    reset_num_timesteps=self.model.num_timesteps == 0,
-                )
-            except KeyboardInterrupt:
-                raise self.interrupted(f"{self.model.num_timesteps:,} env steps") from None
-        self.save_checkpoint()
-        return self.finish(self.current_policy(), self.model.num_timesteps)
-
-    def current_policy(self) -> Policy:
-        return sb3_policy(self.model, self.venv, self.policy_metadata())
+    def make_callback(self) -> BaseCallback:
+        return _OffPolicyCallback(self)
 
     # ---- checkpoints --------------------------------------------------------------------------
 

@@ -302,8 +302,28 @@ class ImitationTrainer(Trainer):
         self.run.truncate_metrics(int(state["env_steps"]))
         self.say(f"resuming {self.run.path} from {state['env_steps']:,} env steps")
 
-    def current_policy(self) -> Policy:
+    # ---- the loop (the backbone supplies self.model, self.venv and its callback) --------------
+
+    def make_callback(self) -> BaseCallback:
         raise NotImplementedError
+
+    def learn(self) -> TrainResult:
+        remaining = self.config.steps - self.model.num_timesteps
+        self.start_message(self.venv.num_envs)
+        if remaining > 0:
+            try:
+                self.model.learn(
+                    total_timesteps=remaining,
+                    callback=self.make_callback(),
+                    reset_num_timesteps=self.model.num_timesteps == 0,
+                )
+            except KeyboardInterrupt:
+                raise self.interrupted(f"{self.model.num_timesteps:,} env steps") from None
+        self.save_checkpoint()
+        return self.finish(self.current_policy(), self.model.num_timesteps)
+
+    def current_policy(self) -> Policy:
+        return sb3_policy(self.model, self.venv, self.policy_metadata())
 
     def start_message(self, n_envs: int) -> None:
         cfg = self.config
@@ -413,25 +433,8 @@ class OnlineTrainer(ImitationTrainer):
 
     # ---- the loop -----------------------------------------------------------------------------
 
-    def learn(self) -> TrainResult:
-        cfg = self.config
-        remaining = cfg.steps - self.model.num_timesteps
-        callback = _ImitationCallback(self)
-        self.start_message(cfg.n_envs)
-        if remaining > 0:
-            try:
-                self.model.learn(
-                    total_timesteps=remaining,
-                    callback=callback,
-                    reset_num_timesteps=self.model.num_timesteps == 0,
-                )
-            except KeyboardInterrupt:
-                raise self.interrupted(f"{self.model.num_timesteps:,} env steps") from None
-        self.save_checkpoint()
-        return self.finish(self.current_policy(), self.model.num_timesteps)
-
-    def current_policy(self) -> Policy:
-        return sb3_policy(self.model, self.venv, self.policy_metadata())
+    def make_callback(self) -> BaseCallback:
+        return _ImitationCallback(self)
 
     # ---- checkpoints --------------------------------------------------------------------------
 
