@@ -13,7 +13,7 @@ from diffil.data.trajectory import TrajectoryDataset
 from diffil.envs.registry import TaskSpec, get_task
 from diffil.errors import DiffilError
 from diffil.eval.plots import plot_dataset
-from diffil.experts.rl_expert import ExpertResult
+from diffil.experts.rl_expert import train_expert  # noqa: F401  (part of the Python API)
 
 
 def collect(
@@ -69,39 +69,6 @@ def collect(
     if out is not None:
         save_dataset(dataset, out, task=spec, overwrite=overwrite)
     return dataset
-
-
-def train_expert(
-    task: str | None = None,
-    *,
-    algo: str | None = None,
-    steps: int | None = None,
-    seed: int | None = None,
-    out: str | PathLike | None = None,
-    resume: str | PathLike | None = None,
-    device: str | None = None,
-    overrides: dict[str, Any] | None = None,
-    progress: bool = True,
-) -> ExpertResult:
-    """Train an RL expert (SAC by default) on ``task``'s true reward, or continue one.
-
-    The run directory (default ``experts/<task>-s<seed>``) holds ``best.pt`` and ``policy.pt``;
-    pass either, or the directory, as ``expert`` to :func:`collect`. ``overrides`` sets
-    :class:`diffil.experts.ExpertConfig` fields, e.g. ``{"learning_starts": 1000}``.
-    """
-    from diffil.experts.rl_expert import train_expert as run_expert_training
-
-    return run_expert_training(
-        task,
-        algo=algo,
-        steps=steps,
-        seed=seed,
-        out=out,
-        resume=resume,
-        device=device,
-        overrides=overrides,
-        progress=progress,
-    )
 
 
 def dataset_info(path: str | PathLike, task: str | None = None) -> dict[str, Any]:
