@@ -3,6 +3,7 @@
     python -m benchmarks.diffuser_irl_umaze [--quick] [--losses mse mmd_gauss mmd_matern]
         [--baselines airl gail bc] [--device cpu|cuda] [--seed 0]
     python -m benchmarks.diffuser_irl_umaze --memory [--quick]
+    python -m benchmarks.diffuser_irl_umaze --summarise TAG [TAG ...]   # seeds -> one table
 
 Protocol (section 3.4.1; sizes of Appendix C unless a flag changes them):
 
@@ -22,6 +23,8 @@ Protocol (section 3.4.1; sizes of Appendix C unless a flag changes them):
 ``--memory`` measures, for H = 128, 64 diffusion steps and batch 32, the peak memory and time of
 one reward-learning epoch (270 windows) with full and truncated (``grad_last_k``) gradients, each
 in a fresh process (CUDA: max allocated memory; CPU: the growth of the process's max RSS).
+``--summarise`` reads ``results/diffuser_irl_umaze_<TAG>.json`` of runs with different seeds
+(same budget) and writes the medians over seeds with the two targets checked per seed.
 ``--quick`` shrinks everything for a smoke run (its numbers mean nothing).
 """
 
@@ -361,6 +364,52 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def summarise(tags: list[str]) -> tuple[str, dict[str, Any]]:
+    """Medians over the seeds of ``results/diffuser_irl_umaze_<tag>.json`` and the targets:
+    each learned guide's return within 5% of the true-reward guide's, its ERC below AIRL's."""
+    results = Path(__file__).parent / "results"
+    runs = [json.loads((results / f"diffuser_irl_umaze_{tag}.json").read_text()) for tag in tags]
+    budgets = {json.dumps(run["budget"], sort_keys=True) for run in runs}
+    if len(budgets) != 1:
+        raise SystemExit("the runs to summarise have different budgets; summarise like with like")
+    seeds = [run["seed"] for run in runs]
+    by_seed = [{row["method"]: row for row in run["rows"]} for run in runs]
+    lines = [
+        "| method | return ↑ (median) | per seed | ERC ↓ (median) | per seed | within 5% of "
+        "true guide | ERC < AIRL |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    checks: dict[str, Any] = {}
+    for method in runs[0]["rows"]:
+        name = method["method"]
+        rets = [rows[name]["return_mean"] for rows in by_seed]
+        ercs = [rows[name]["erc"] for rows in by_seed if "erc" in rows[name]]
+        within = erc_ok = "—"
+        if name.startswith("Diffuser (Learnt"):
+            gaps = [
+                1 - rows[name]["return_mean"] / rows["Diffuser (True Reward)"]["return_mean"]
+                for rows in by_seed
+            ]
+            below = [rows[name]["erc"] < rows["AIRL"]["erc"] for rows in by_seed]
+            within = ", ".join(f"{'yes' if g <= 0.05 else 'no'} ({g:+.1%})" for g in gaps)
+            erc_ok = ", ".join("yes" if b else "no" for b in below)
+            checks[name] = {"return_gap": gaps, "erc_below_airl": below}
+        lines.append(
+            f"| {name} | {statistics.median(rets):.0f} | {', '.join(f'{r:.0f}' for r in rets)} | "
+            + (f"{statistics.median(ercs):.3f} | {', '.join(f'{e:.3f}' for e in ercs)}" if ercs
+               else "— | —")
+            + f" | {within} | {erc_ok} |"
+        )  # fmt: skip
+    lines += [
+        "",
+        f"Seeds {seeds} (tags {', '.join(tags)}); 'within 5%' = 1 - learned / true-guide return "
+        "of the same seed (negative: the learned guide did better). Reference 004, Table 1: "
+        "learned 3557-3578 vs true 3570, ERC 0.457-0.689 vs AIRL 0.719.",
+    ]
+    return "\n".join(lines), {"seeds": seeds, "tags": tags, "checks": checks,
+                              "budget": runs[0]["budget"]}  # fmt: skip
+
+
 # ---- --memory ----------------------------------------------------------------------------
 
 
@@ -465,7 +514,18 @@ def main(argv: list[str] | None = None) -> None:
             flag = "--" + name.replace("_", "-")
             parser.add_argument(flag, type=type(value), default=None, help=f"default {value}")
     parser.add_argument("--grad-last-k", type=int, default=None, help="default: full chain")
+    parser.add_argument(
+        "--summarise", nargs="+", metavar="TAG", help="Combine the results of these tags (seeds)."
+    )
     args = parser.parse_args(argv)
+    if args.summarise:
+        md, data = summarise(args.summarise)
+        name = "diffuser_irl_umaze_seeds" + (f"_{args.tag}" if args.tag else "")
+        title = "Diffuser-IRL on pointmaze-umaze (reference 004, Table 1), over seeds"
+        print(md)
+        if not args.no_write:
+            print(f"wrote {write_result(name, title, md, data)}")
+        return
     name = (
         "diffuser_irl_umaze" + ("_memory" if args.memory else "") + ("_quick" if args.quick else "")
     )

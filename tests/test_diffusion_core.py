@@ -131,6 +131,22 @@ def test_noise_prediction_mlp_shapes_and_conditioning() -> None:
     assert plain.double()(x.double(), t).dtype == torch.float64
 
 
+def test_time_embedding_of_repeated_steps_equals_per_row() -> None:
+    # a grid of 4 steps repeated over 200 rows takes the once-per-distinct-t path
+    torch.manual_seed(0)
+    net = NoisePredictionMLP(3, hidden=(16,), time_embed_dim=8)
+    t = torch.tensor([0, 10, 50, 99]).repeat_interleave(200)
+    per_row = net.time_embed(net.time_features(t))
+    torch.testing.assert_close(net.embed_time(t), per_row)
+    # gradients reach the time MLP the same way
+    x = torch.randn(t.numel(), 3)
+    net(x, t).square().sum().backward()
+    grad = net.time_embed[0].weight.grad.clone()
+    net.zero_grad()
+    net.body(torch.cat([x, per_row], dim=-1)).square().sum().backward()
+    torch.testing.assert_close(net.time_embed[0].weight.grad, grad)
+
+
 def test_build_mlp_activation_and_errors() -> None:
     mlp = build_mlp(3, 2, (8, 8), "silu")
     assert isinstance(mlp[1], nn.SiLU) and mlp(torch.randn(4, 3)).shape == (4, 2)

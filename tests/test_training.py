@@ -105,6 +105,26 @@ def test_finished_run_can_be_extended(tmp_path):
     assert [int(r["env_steps"]) for r in rows(out)] == [128, 256, 384, 512]
 
 
+def test_annealed_learning_rate_reaches_zero_across_a_resume(tmp_path):
+    from stable_baselines3 import PPO
+
+    out = tmp_path / "run"
+    overrides = {**TINY, "ppo": {**TINY["ppo"], "anneal_lr": True, "learning_rate": 1e-3}}
+    train("ppo", "pointmaze-umaze", steps=256, out=out, overrides=overrides, progress=False)
+    lr = PPO.load(out / "checkpoints" / "latest" / "ppo.zip").policy.optimizer.param_groups[0]
+    assert lr["lr"] == 0.0  # SB3 sets the rate from the steps done before each update
+    # extended by a resume, the schedule stretches over the new budget and ends at 0 again
+    assert train(resume=out, steps=512, progress=False).env_steps == 512
+    model = PPO.load(out / "checkpoints" / "latest" / "ppo.zip")
+    assert model.lr_schedule(0.5) == pytest.approx(5e-4)
+    assert model.policy.optimizer.param_groups[0]["lr"] == 0.0
+    train(
+        "ppo", "pointmaze-umaze", steps=256, out=tmp_path / "flat", overrides=TINY, progress=False
+    )
+    flat = PPO.load(tmp_path / "flat" / "checkpoints" / "latest" / "ppo.zip")
+    assert flat.policy.optimizer.param_groups[0]["lr"] == pytest.approx(3e-4)
+
+
 def test_bc_imitates_expert_actions(tmp_path):
     out = tmp_path / "bc"
     result = train("bc", "pointmaze-umaze", out=out, overrides=TINY, progress=False)

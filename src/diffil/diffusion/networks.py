@@ -11,6 +11,13 @@ from torch import Tensor, nn
 from diffil.diffusion.embeddings import SinusoidalEmbedding
 from diffil.diffusion.layers import build_mlp, make_activation
 
+UNIQUE_T_MIN_ROWS = 64  # smaller batches embed every row (and keep traced graphs plain)
+
+
+def _exporting() -> bool:
+    """True while the network is traced for TorchScript or ONNX (keep the graph plain)."""
+    return torch.jit.is_tracing() or torch.jit.is_scripting() or torch.onnx.is_in_onnx_export()
+
 
 class NoisePredictor(Protocol):
     """What diffusion code needs from a denoiser: predict eps from a noised sample."""
@@ -55,11 +62,24 @@ class NoisePredictionMLP(nn.Module):
         in_dim = x_dim + time_embed_dim + cond_dim + (time_embed_dim if num_labels > 0 else 0)
         self.body = build_mlp(in_dim, x_dim, hidden, activation)
 
+    def embed_time(self, t: Tensor, dtype: torch.dtype = torch.float32) -> Tensor:
+        """Time embeddings (B, time_embed_dim), computed once per distinct t.
+
+        Batches that repeat a few diffusion steps many times (a fixed t grid, as in SMILING's
+        reward) would otherwise run the time MLP on every row; the result is the same.
+        """
+        t = t.reshape(-1)
+        if t.numel() >= UNIQUE_T_MIN_ROWS and not _exporting():
+            steps, index = torch.unique(t, return_inverse=True)
+            if steps.numel() * 2 <= t.numel():
+                return self.time_embed(self.time_features(steps).to(dtype))[index]
+        return self.time_embed(self.time_features(t).to(dtype))
+
     def forward(
         self, x_t: Tensor, t: Tensor, cond: Tensor | None = None, label: Tensor | None = None
     ) -> Tensor:
         """Return predicted noise with the shape of ``x_t`` (B, x_dim)."""
-        parts = [x_t, self.time_embed(self.time_features(t).to(x_t.dtype))]
+        parts = [x_t, self.embed_time(t, x_t.dtype)]
         if self.cond_dim > 0:
             if cond is None:
                 raise ValueError("this network needs a condition (cond_dim > 0)")

@@ -46,14 +46,17 @@ class SmilingConfig(RewardModelConfig):
         expert_pretrain_steps: gradient steps of the expert score model before training.
         normalize: standardise the rewards of each batch (subtract its mean, divide by its std).
         time_embed_dim: width of the denoisers' time embedding.
+        activation: SiLU by default: the reward runs both denoisers on t_grid x batch rows for
+            every replay batch, and Mish costs about twice as much on CPU for no gain here.
     """
 
     lr: float = 1e-3
+    activation: str = "silu"
     hidden: tuple[int, ...] = (128, 128)
     inputs: str = "state_action"
     num_steps: int = 100
     schedule: str = "cosine"
-    t_grid: int = 10
+    t_grid: int = 5
     expert_pretrain_steps: int = 2000
     normalize: bool = True
     time_embed_dim: int = 32

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.utils import LinearSchedule
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv, VecNormalize
 
 from diffil.envs.registry import TaskSpec
@@ -23,6 +24,7 @@ class PPOConfig:
     batch_size: int = 256
     n_epochs: int = 10
     learning_rate: float = 3e-4
+    anneal_lr: bool = False  # decay the learning rate linearly to 0 over the run's env steps
     gamma: float = 0.99
     gae_lambda: float = 0.95
     clip_range: float = 0.2
@@ -79,7 +81,11 @@ def make_ppo(
         n_steps=config.n_steps,
         batch_size=config.batch_size,
         n_epochs=config.n_epochs,
-        learning_rate=config.learning_rate,
+        learning_rate=(
+            LinearSchedule(config.learning_rate, 0.0, 1.0)
+            if config.anneal_lr
+            else config.learning_rate
+        ),
         gamma=config.gamma,
         gae_lambda=config.gae_lambda,
         clip_range=config.clip_range,
