@@ -460,7 +460,7 @@ def run_memory(args: argparse.Namespace) -> list[dict[str, Any]]:
     quick = args.quick
     base = {
         "device": args.device,
-        "threads": 1 if quick else torch.get_num_threads(),
+        "threads": 1 if quick else args.threads,
         "horizon": 16 if quick else 128,
         "diffusion_steps": 4 if quick else 64,
         "channels": [8, 16] if quick else [32, 128, 256],
@@ -508,6 +508,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--runs", default="benchmarks/runs/diffuser_irl_umaze")
     parser.add_argument("--tag", default="", help="Suffix of the results file name.")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch CPU threads (default 1: seeds side by side)"
+    )
     parser.add_argument("--no-write", action="store_true", help="Print only; write no results.")
     for name, value in dataclasses.asdict(Budget()).items():
         if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -518,6 +521,7 @@ def main(argv: list[str] | None = None) -> None:
         "--summarise", nargs="+", metavar="TAG", help="Combine the results of these tags (seeds)."
     )
     args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
     if args.summarise:
         md, data = summarise(args.summarise)
         name = "diffuser_irl_umaze_seeds" + (f"_{args.tag}" if args.tag else "")

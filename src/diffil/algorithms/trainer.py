@@ -42,6 +42,7 @@ from diffil.policy import Policy
 from diffil.rewards import RewardModel, TransitionBatch, make_reward_model
 from diffil.rl.ppo import make_ppo, make_vec_env, wrap_for_training
 from diffil.rl.recorder import TransitionRecorder
+from diffil.rl.return_scaling import ReturnScaler
 from diffil.runs.run_dir import RunDirectory
 
 DEMOS_FILE = "demos.hdf5"
@@ -392,6 +393,11 @@ class OnlineTrainer(ImitationTrainer):
         super().__init__(*args, **kwargs)
         cfg = self.config
         raw_venv = make_vec_env(self.task, cfg.n_envs, cfg.seed)
+        self.return_scaler = (
+            ReturnScaler(cfg.n_envs, cfg.ppo.gamma)
+            if cfg.ppo.normalize_reward and self.reward_model is not None
+            else None
+        )
         state = self.run.load_state()
         if state is None:
             self.venv, self.recorder = wrap_for_training(raw_venv, cfg.ppo)
@@ -425,8 +431,13 @@ class OnlineTrainer(ImitationTrainer):
         full = self.batch(obs, acts, next_obs, term)
         rewards = self.reward_model.reward(full, generator=self.generator)  # Eq. 4
         rewards = rewards.cpu().numpy().reshape(steps.env_rewards.shape)
+        learned = rewards
+        if self.return_scaler is not None:
+            # step t ended an episode if obs t+1 starts one; the last step's ends are `dones`
+            ends = np.concatenate([rollout_buffer.episode_starts[1:], dones[None]], axis=0)
+            learned = self.return_scaler(rewards, ends)
         # SB3 added gamma * V(s_T) at time-limit steps; keep that, swap env reward for ours.
-        rollout_buffer.rewards += rewards - steps.env_rewards
+        rollout_buffer.rewards += learned - steps.env_rewards
         rollout_buffer.compute_returns_and_advantage(last_values=last_values, dones=dones)
         out.update(reward_mean=float(rewards.mean()), reward_std=float(rewards.std()))
         return out
@@ -443,7 +454,10 @@ class OnlineTrainer(ImitationTrainer):
         writers.update(self.reward_writers())
         if isinstance(self.venv, VecNormalize):
             writers["vecnormalize.pkl"] = lambda p: self.venv.save(p)
-        self.run.save_checkpoint(writers, self.base_state(self.model.num_timesteps))
+        state = self.base_state(self.model.num_timesteps)
+        if self.return_scaler is not None:
+            state["return_scaler"] = self.return_scaler.state()
+        self.run.save_checkpoint(writers, state)
 
     def _restore(self, raw_venv, state: dict[str, Any]) -> None:
         ckpt = self.run.checkpoint_dir
@@ -454,6 +468,8 @@ class OnlineTrainer(ImitationTrainer):
         self.venv, self.recorder = venv, recorder
         self.model = PPO.load(ckpt / "ppo.zip", env=venv, device=str(self.device))
         self.restore_base_state(state)
+        if self.return_scaler is not None and "return_scaler" in state:
+            self.return_scaler.restore(state["return_scaler"])
 
 
 def sb3_policy(model: Any, venv: Any, metadata: dict[str, Any]) -> Policy:

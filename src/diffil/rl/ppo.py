@@ -35,6 +35,8 @@ class PPOConfig:
     activation: str = "tanh"
     log_std_init: float = 0.0
     normalize_obs: bool = True
+    # divide relabelled (learned) rewards by the running std of their discounted return
+    normalize_reward: bool = False
 
 
 def make_vec_env(
