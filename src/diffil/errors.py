@@ -31,3 +31,10 @@ class DiffilError(Exception):
             self.where = str(where)
             self.args = (str(self),)
         return self
+
+
+def require_positive(values: dict[str, float]) -> None:
+    """Raise a one-line :class:`DiffilError` for the first config field (name -> value) <= 0."""
+    for name, value in values.items():
+        if value <= 0:
+            raise DiffilError(f"{name} must be > 0, got {value}", f"set a positive {name}")

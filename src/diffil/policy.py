@@ -169,7 +169,7 @@ class PolicyNetwork(nn.Module):
         )
 
 
-def _describe_modules(modules: list[nn.Module], where: str) -> list[dict[str, Any]]:
+def describe_modules(modules: list[nn.Module], where: str) -> list[dict[str, Any]]:
     """The plain-dict description of a chain of SB3 modules (Linear layers and activations)."""
     flat: list[nn.Module] = []
 
@@ -299,7 +299,7 @@ class Policy:
             "kind": kind,
             "obs_dim": obs_dim,
             "act_dim": act_dim,
-            "layers": _describe_modules(modules, f"{name} actor"),
+            "layers": describe_modules(modules, f"{name} actor"),
             "squash": squash,
             "normalize": obs_rms is not None,
             "clip_obs": float(clip_obs),

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from diffil.errors import DiffilError
+from diffil.errors import DiffilError, require_positive
 from diffil.generative.config import GenerativePolicyConfig
 from diffil.rl.ppo import PPOConfig
 from diffil.rl.sac import SACConfig
@@ -108,9 +108,7 @@ class TrainConfig:
             "bc.batch_size": self.bc.batch_size,
             "eval.episodes": self.eval.episodes,
         }
-        for name, value in positive.items():
-            if value <= 0:
-                raise DiffilError(f"{name} must be > 0, got {value}", f"set a positive {name}")
+        require_positive(positive)
         if self.reward.recent < 0 or self.sac.learning_starts < 0:
             raise DiffilError("reward.recent and sac.learning_starts must be >= 0", "fix them")
         if self.reward.updates_per_rollout < 0:

@@ -47,9 +47,9 @@ from torch import nn
 from diffil.algorithms.config import deep_merge, from_dict
 from diffil.algorithms.trainer import TrainingInterrupted, format_evaluation, resolve_device
 from diffil.envs.registry import TaskSpec, get_task
-from diffil.errors import DiffilError
+from diffil.errors import DiffilError, require_positive
 from diffil.eval.evaluate import evaluate_policy
-from diffil.policy import Policy, PolicyNetwork
+from diffil.policy import Policy, PolicyNetwork, describe_modules
 from diffil.rl.ppo import ACTIVATIONS, PPOConfig, make_ppo, make_vec_env
 from diffil.runs.run_dir import RunDirectory
 
@@ -124,9 +124,7 @@ class ExpertConfig:
             "ppo.n_epochs": self.ppo.n_epochs,
             "ppo.learning_rate": self.ppo.learning_rate,
         }
-        for name, value in positive.items():
-            if value <= 0:
-                raise DiffilError(f"{name} must be > 0, got {value}", f"set a positive {name}")
+        require_positive(positive)
         if self.learning_starts < 0 or self.threads < 0 or self.action_noise < 0:
             raise DiffilError(
                 "learning_starts, threads and action_noise must be >= 0", "fix the value"
@@ -278,26 +276,8 @@ def _td3_policy(model: TD3, metadata: dict[str, Any] | None) -> Policy:
     flat = [m for m in model.actor.mu.modules() if not isinstance(m, nn.Sequential)]
     if not flat or type(flat[-1]) is not nn.Tanh:
         raise DiffilError("the TD3 actor does not end in tanh", "use SB3's TD3 MlpPolicy")
-    layers: list[dict[str, Any]] = []
-    linears: list[nn.Linear] = []
-    for module in flat[:-1]:
-        if type(module) is nn.Linear:
-            layers.append(
-                {
-                    "type": "linear",
-                    "in_features": module.in_features,
-                    "out_features": module.out_features,
-                    "bias": module.bias is not None,
-                }
-            )
-            linears.append(module)
-        elif type(module) is nn.ReLU:
-            layers.append({"type": "activation", "name": "relu", "args": {}})
-        else:
-            raise DiffilError(
-                f"cannot export the layer {type(module).__name__} of the TD3 actor",
-                "use SB3's TD3 MlpPolicy with ReLU activations",
-            )
+    layers = describe_modules(flat[:-1], "TD3 actor")
+    linears = [m for m in flat[:-1] if type(m) is nn.Linear]
     space = model.action_space
     spec = {
         "kind": "sac",  # a tanh-squashed deterministic actor, rescaled to the action bounds
