@@ -91,7 +91,8 @@ def run_one(job: tuple[str, str, int, int], args: argparse.Namespace) -> dict | 
         "method": label,
         "trajectories": k,
         "seed": seed,
-        "normalized_return": final["normalized_return"],
+        # recomputed, not read from eval.json: the task's reference scores may have changed
+        "normalized_return": get_task(task).normalized_score(final["return_mean"]),
         "return_mean": final["return_mean"],
         "env_steps": final["env_steps"],
         "seconds": final["seconds"],

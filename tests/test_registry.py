@@ -92,3 +92,29 @@ def test_bad_variants_are_clear_errors():
         get_task("hopper", coverage=0.5)
     with pytest.raises(DiffilError, match="noise"):
         get_task("hopper", noise=-1)
+
+
+def test_fixed_horizon_training_envs_ignore_falls_but_evaluation_envs_do_not():
+    task = get_task("hopper")
+
+    def run(env, steps=300):
+        env.reset(seed=0)
+        ends = []
+        for _ in range(steps):  # large random actions make the hopper fall within ~30 steps
+            _, _, terminated, truncated, info = env.step(env.action_space.sample())
+            ends.append((terminated, info.get("would_terminate", False)))
+            if terminated or truncated:
+                break
+        return ends
+
+    env = task.make_env(seed=0, fixed_horizon=True)
+    ends = run(env)
+    assert len(ends) == 300 and not any(t for t, _ in ends)  # ran on after falling
+    assert any(fell for _, fell in ends)  # ... and says where it would have ended
+    assert run(task.make_env(seed=0, evaluation=True, fixed_horizon=True))[-1][0]  # it falls
+    assert run(task.make_env(seed=0))[-1][0]  # the default keeps terminations
+
+
+def test_fixed_horizon_is_refused_on_tasks_that_end_on_success():
+    with pytest.raises(DiffilError, match="end on success"):
+        get_task("pointmaze-umaze").make_env(fixed_horizon=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import tempfile
 
 import numpy as np
 import pytest
@@ -30,7 +31,10 @@ def rows(run_dir):
         return list(csv.DictReader(f))
 
 
-def test_short_run_writes_a_complete_run_directory(tmp_path):
+def test_short_run_writes_a_complete_run_directory(tmp_path, monkeypatch):
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     out = tmp_path / "run"
     result = train("drail", "pointmaze-umaze", steps=1024, out=out, overrides=TINY, progress=False)
     for name in ("config.yaml", "metrics.csv", "policy.pt", "eval.json", "demos.hdf5", "tb"):
@@ -48,6 +52,8 @@ def test_short_run_writes_a_complete_run_directory(tmp_path):
     assert 0.0 <= evaluation["success_rate"] <= 1.0
     policy = Policy.load(out / "policy.pt")
     assert policy.metadata["method"] == "drail" and policy.predict(np.zeros(6)).shape == (2,)
+    # no SB3 log folders or gymnasium-robotics maze XMLs left in the temporary directory
+    assert [p.name for p in scratch.glob("SB3-*")] + [p.name for p in scratch.glob("*.xml")] == []
 
 
 def test_rollout_rewards_are_relabelled_by_the_updated_reward_model(tmp_path, monkeypatch):
@@ -274,6 +280,11 @@ def test_bad_training_arguments_are_one_line_errors(tmp_path, capsys):
     _one_line_error(capsys, [*base, "--set", "ppo.net_arch=[1,"], "cannot read the value")
     _one_line_error(capsys, [*base, "--set", "ppo.n_steps=abc"], "ppo.n_steps must be a number")
     _one_line_error(capsys, [*base, "--set", "ppo.n_steps=0"], "ppo.n_steps must be > 0")
+    _one_line_error(capsys, [*base, "--set", "fixed_horizon=true"], "end on success")
+    _one_line_error(
+        capsys, ["train", "bc", "--task", "pointmaze-umaze", "--rl", "sac"], "no RL backbone"
+    )
+    assert not (tmp_path / "y").exists()  # refused before anything was written
     _one_line_error(capsys, ["eval", str(tmp_path)], "not a diffil run directory")
 
 

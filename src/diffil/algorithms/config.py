@@ -75,6 +75,9 @@ class TrainConfig:
     noise: float = 1.0
     coverage: float = 1.0
     obs_only: bool = False  # the reward model sees states (s or (s, s')), never actions
+    # training episodes ignore early terminations (a robot falling) and run the full time limit,
+    # so a learned reward gets no survival bias; evaluation keeps them (diffil.envs.fixed_horizon)
+    fixed_horizon: bool = False
     rl: str = "ppo"  # the RL backbone of reward-learning methods: ppo or sac
     checkpoint_every: int = 50_000  # environment steps between checkpoints
     ppo: PPOConfig = field(default_factory=PPOConfig)
@@ -113,6 +116,10 @@ class TrainConfig:
             raise DiffilError("reward.recent and sac.learning_starts must be >= 0", "fix them")
         if self.reward.updates_per_rollout < 0:
             raise DiffilError("reward.updates_per_rollout must be >= 0", "fix the value")
+        if self.fixed_horizon:
+            from diffil.envs.registry import get_task
+
+            get_task(self.task).make_env(fixed_horizon=True).close()  # one-line error if not
         from diffil.algorithms.methods import get_method
 
         objective = get_method(self.method).objective

@@ -39,7 +39,9 @@ class OffPolicyTrainer(ImitationTrainer):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         cfg = self.config
-        raw_venv = make_vec_env(self.task, cfg.sac.n_envs, cfg.seed)
+        raw_venv = make_vec_env(
+            self.task, cfg.sac.n_envs, cfg.seed, fixed_horizon=cfg.fixed_horizon
+        )
         state = self.run.load_state()
         if state is None:
             self.venv: VecEnv = raw_venv

@@ -40,6 +40,7 @@ from diffil.errors import DiffilError
 from diffil.eval.evaluate import evaluate_policy
 from diffil.policy import Policy
 from diffil.rewards import RewardModel, TransitionBatch, make_reward_model
+from diffil.rl import silence_sb3_logger
 from diffil.rl.ppo import make_ppo, make_vec_env, wrap_for_training
 from diffil.rl.recorder import TransitionRecorder
 from diffil.rl.return_scaling import ReturnScaler
@@ -312,6 +313,7 @@ class ImitationTrainer(Trainer):
         remaining = self.config.steps - self.model.num_timesteps
         self.start_message(self.venv.num_envs)
         if remaining > 0:
+            silence_sb3_logger(self.model)
             try:
                 self.model.learn(
                     total_timesteps=remaining,
@@ -392,7 +394,7 @@ class OnlineTrainer(ImitationTrainer):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         cfg = self.config
-        raw_venv = make_vec_env(self.task, cfg.n_envs, cfg.seed)
+        raw_venv = make_vec_env(self.task, cfg.n_envs, cfg.seed, fixed_horizon=cfg.fixed_horizon)
         self.return_scaler = (
             ReturnScaler(cfg.n_envs, cfg.ppo.gamma)
             if cfg.ppo.normalize_reward and self.reward_model is not None

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import io
 import math
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -145,6 +146,18 @@ def _register_gymnasium_robotics() -> None:
     gym.register_envs(gymnasium_robotics)
 
 
+def _remove_maze_xml(env: gym.Env) -> None:
+    """Delete the MuJoCo model file gymnasium-robotics wrote for this maze.
+
+    It writes one ``ant_maze<time>.xml`` per environment into the system's temporary directory and
+    never removes it (thousands of files after a benchmark); the model is loaded by now.
+    """
+    path = getattr(env.unwrapped, "tmp_xml_file_path", None)
+    if path and os.path.basename(path).startswith("ant_maze") and path.endswith(".xml"):
+        with contextlib.suppress(OSError):
+            os.remove(path)
+
+
 def _build_maze(spec: TaskSpec, evaluation: bool = False, render_mode: str | None = None):
     _register_gymnasium_robotics()
     env = gym.make(
@@ -153,6 +166,7 @@ def _build_maze(spec: TaskSpec, evaluation: bool = False, render_mode: str | Non
         render_mode=render_mode,
         **spec.env_kwargs,
     )
+    _remove_maze_xml(env)
     # PointMaze forwards unknown constructor kwargs to MuJoCo, so the noise is set afterwards.
     env.unwrapped.position_noise_range = _POSITION_NOISE_RANGE * spec.noise
     if spec.coverage < 1.0 and not evaluation:

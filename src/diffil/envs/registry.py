@@ -17,6 +17,7 @@ from typing import Any
 
 import gymnasium as gym
 
+from diffil.envs.fixed_horizon import FixedHorizon
 from diffil.errors import DiffilError
 
 
@@ -90,10 +91,23 @@ class TaskSpec:
             env.close()
 
     def make_env(
-        self, seed: int | None = None, evaluation: bool = False, render_mode: str | None = None
+        self,
+        seed: int | None = None,
+        evaluation: bool = False,
+        render_mode: str | None = None,
+        fixed_horizon: bool = False,
     ) -> gym.Env:
-        """A fresh environment with flat observations. ``evaluation`` ignores coverage limits."""
+        """A fresh environment with flat observations. ``evaluation`` ignores coverage limits;
+        ``fixed_horizon`` (training only) ignores early terminations, see
+        :mod:`diffil.envs.fixed_horizon`."""
+        if fixed_horizon and self.success_key:
+            raise DiffilError(
+                f"fixed_horizon does not apply to {self.name!r}: its episodes end on success",
+                "use it on tasks that end on failure (hopper, walker2d, ant)",
+            )
         env = self.builder(self, evaluation=evaluation, render_mode=render_mode)
+        if fixed_horizon and not evaluation:
+            env = FixedHorizon(env)
         if seed is not None:
             env.reset(seed=seed)
             env.action_space.seed(seed)

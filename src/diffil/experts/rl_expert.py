@@ -50,6 +50,7 @@ from diffil.envs.registry import TaskSpec, get_task
 from diffil.errors import DiffilError, require_positive
 from diffil.eval.evaluate import evaluate_policy
 from diffil.policy import Policy, PolicyNetwork, describe_modules
+from diffil.rl import silence_sb3_logger
 from diffil.rl.ppo import ACTIVATIONS, PPOConfig, make_ppo, make_vec_env
 from diffil.runs.run_dir import RunDirectory
 
@@ -727,6 +728,7 @@ class ExpertTrainer:
             self.stop = stop
             try:
                 if remaining > 0:
+                    silence_sb3_logger(self.model)
                     self.model.learn(
                         total_timesteps=remaining,
                         callback=_ExpertCallback(self),

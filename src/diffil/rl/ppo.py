@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.policies import ActorCriticPolicy
+from stable_baselines3.common.type_aliases import Schedule
 from stable_baselines3.common.utils import LinearSchedule
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv, VecNormalize
 
 from diffil.envs.registry import TaskSpec
+from diffil.errors import DiffilError
 from diffil.rl.recorder import TransitionRecorder
 
 ACTIVATIONS = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "silu": torch.nn.SiLU}
@@ -37,17 +41,50 @@ class PPOConfig:
     normalize_obs: bool = True
     # divide relabelled (learned) rewards by the running std of their discounted return
     normalize_reward: bool = False
+    # tanh-bound the Gaussian's mean to the action range [-1, 1] (see BoundedMeanPolicy)
+    bounded_mean: bool = False
+
+
+class BoundedMeanPolicy(ActorCriticPolicy):
+    """SB3's actor-critic MLP policy with the Gaussian's mean passed through tanh.
+
+    With an unbounded mean PPO can push it far outside the action range; the environment clips
+    the action, so every sample of the noise gives the same clipped action, the same reward and
+    no gradient: the policy stays pinned there (seen on pointmaze-medium as a point pressed into
+    a wall corner for the whole episode). Bounding the mean to [-1, 1] keeps the noise effective;
+    samples can still leave the range and are clipped as before. Only for action spaces
+    [-1, 1]^d (all of diffil's tasks).
+    """
+
+    def _build(self, lr_schedule: Schedule) -> None:
+        super()._build(lr_schedule)
+        space = self.action_space
+        if not (np.all(space.low == -1.0) and np.all(space.high == 1.0)):
+            raise DiffilError(
+                f"ppo.bounded_mean needs actions in [-1, 1], this task's are [{space.low}, "
+                f"{space.high}]",
+                "set ppo.bounded_mean=false",
+            )
+        # same Linear (and parameters, already in the optimizer), then tanh
+        self.action_net = torch.nn.Sequential(self.action_net, torch.nn.Tanh())
 
 
 def make_vec_env(
-    task: TaskSpec, n_envs: int, seed: int, subprocess: bool = False, evaluation: bool = False
+    task: TaskSpec,
+    n_envs: int,
+    seed: int,
+    subprocess: bool = False,
+    evaluation: bool = False,
+    fixed_horizon: bool = False,
 ) -> VecEnv:
-    """``n_envs`` copies of the task with Monitor (episode return, length and success)."""
+    """``n_envs`` copies of the task with Monitor (episode return, length and success);
+    ``fixed_horizon``: see :meth:`TaskSpec.make_env`."""
     info_keys = (task.success_key,) if task.success_key else ()
 
     def factory(rank: int):
         def make():
-            env = Monitor(task.make_env(evaluation=evaluation), info_keywords=info_keys)
+            env = task.make_env(evaluation=evaluation, fixed_horizon=fixed_horizon)
+            env = Monitor(env, info_keywords=info_keys)
             env.reset(seed=seed + rank)
             env.action_space.seed(seed + rank)
             return env
@@ -74,11 +111,10 @@ def make_ppo(
     venv: VecEnv,
     seed: int,
     device: str = "cpu",
-    tensorboard_log: str | None = None,
 ) -> PPO:
     """A fresh PPO learner on ``venv``."""
     return PPO(
-        "MlpPolicy",
+        BoundedMeanPolicy if config.bounded_mean else "MlpPolicy",
         venv,
         n_steps=config.n_steps,
         batch_size=config.batch_size,
@@ -101,6 +137,5 @@ def make_ppo(
         },
         seed=seed,
         device=device,
-        tensorboard_log=tensorboard_log,
         verbose=0,
     )
