@@ -312,3 +312,14 @@ def test_demos_that_do_not_fit_the_task_are_rejected(tmp_path, capsys):
         "'pointmaze-umaze' has 6",
     )
     assert not (tmp_path / "run").exists()  # nothing half-made is left to block a retry
+
+
+def test_family_presets_apply_to_their_tasks_only():
+    from diffil.algorithms.config import resolve_config
+
+    # locomotion re-plans generative policies at every step; the mazes keep the default
+    assert resolve_config("flow-policy", "halfcheetah").generative.exec_horizon == 1
+    assert resolve_config("flow-policy", "pointmaze-medium").generative.exec_horizon == 4
+    # a user override still wins over the family preset
+    cfg = resolve_config("flow-policy", "hopper", {"generative": {"exec_horizon": 2}})
+    assert cfg.generative.exec_horizon == 2

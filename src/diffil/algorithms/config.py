@@ -1,9 +1,10 @@
 """Typed training configuration, resolved from defaults, YAML presets and user overrides.
 
 Presets keep N tasks x M methods at N + M files: ``configs/tasks/<task>.yaml`` holds what depends
-on the task (budget, PPO settings), ``configs/methods/<method>.yaml`` what depends on the method
-(reward model options). A run resolves ``defaults <- task preset <- method preset <- overrides``
-and writes the result to its ``config.yaml``.
+on the task (budget, PPO settings), ``configs/families/<family>.yaml`` what a family of tasks
+shares (mazes, locomotion), ``configs/methods/<method>.yaml`` what depends on the method (reward
+model options). A run resolves ``defaults <- family preset <- task preset <- method preset <-
+overrides`` and writes the result to its ``config.yaml``.
 """
 
 from __future__ import annotations
@@ -223,8 +224,11 @@ def preset(kind: str, name: str) -> dict[str, Any]:
 
 
 def resolve_config(method: str, task: str, overrides: dict[str, Any] | None = None) -> TrainConfig:
-    """defaults <- task preset <- method preset <- ``overrides``."""
+    """defaults <- family preset <- task preset <- method preset <- ``overrides``."""
+    from diffil.envs.registry import get_task
+
     data: dict[str, Any] = {"method": method, "task": task}
+    data = deep_merge(data, preset("families", get_task(task).family))
     data = deep_merge(data, preset("tasks", task))
     data = deep_merge(data, preset("methods", method))
     data = deep_merge(data, overrides or {})
