@@ -35,13 +35,20 @@ def demos_path(task: str, data_dir: Path = DATA_DIR) -> Path | None:
     return path
 
 
-def diffil_train(out: Path, args: list[str], log: Path) -> None:
-    """``diffil train ARGS --out OUT`` (or ``--resume OUT`` when OUT exists), output to ``log``."""
+def diffil_train(out: Path, args: list[str], log: Path) -> bool:
+    """``diffil train ARGS --out OUT`` (or ``--resume OUT`` when OUT exists), output to ``log``.
+
+    False (with a line saying where the log is) if the run stopped: an interrupted or failed
+    run must not cost the benchmark the other runs; it resumes on the next call.
+    """
     args = ["--resume", str(out)] if out.exists() else [*args, "--out", str(out)]
     with log.open("a") as f:
-        subprocess.run(
-            [*DIFFIL, "train", *args], env=single_thread_env(), check=True, stdout=f, stderr=f
+        done = subprocess.run(
+            [*DIFFIL, "train", *args], env=single_thread_env(), stdout=f, stderr=f
         )
+    if done.returncode != 0:
+        print(f"{out} stopped (exit {done.returncode}); see {log}", flush=True)
+    return done.returncode == 0
 
 
 def sets_for(label: str, sets: list[str]) -> list[str]:

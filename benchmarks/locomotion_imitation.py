@@ -15,6 +15,7 @@ demonstrations are the first K trajectories of ``data/<task>.hdf5``, made with
 
 The return at 100k steps is the periodic evaluation logged in the run's metrics.csv at that step;
 the one at 300k is the final evaluation (eval.json). Both average ``eval.episodes`` episodes.
+'env steps to 0.9' is the first periodic evaluation at >= 0.9 normalised return.
 Offline methods (bc, diffusion-policy, flow-policy) use no env steps: they report their final
 evaluation only. Results per task go to ``results/locomotion_imitation_<task>.md``; runs are kept
 under ``--runs``.
@@ -54,7 +55,7 @@ TARGET_TASKS = ("hopper", "halfcheetah")
 
 
 def offline(label: str) -> bool:
-    return get_method(VARIANTS[label][0]).kind in ("bc", "generative")
+    return get_method(VARIANTS[label][0]).offline
 
 
 def return_at(run: Path, task: str, steps: int) -> tuple[int, float] | None:
@@ -67,6 +68,19 @@ def return_at(run: Path, task: str, steps: int) -> tuple[int, float] | None:
             at = int(float(row.get("env_steps") or 0))
             if at >= steps and row.get("eval_return"):
                 return at, get_task(task).normalized_score(float(row["eval_return"]))
+    return None
+
+
+def first_reaching(run: Path, task: str, level: float) -> int | None:
+    """Env steps of the first periodic evaluation whose normalised return is >= ``level``."""
+    path = run / "metrics.csv"
+    if not path.exists():
+        return None
+    with path.open() as f:
+        for row in csv.DictReader(f):
+            score = row.get("eval_return")
+            if score and get_task(task).normalized_score(float(score)) >= level:
+                return int(float(row["env_steps"]))
     return None
 
 
@@ -83,7 +97,8 @@ def run_one(job: tuple[str, str, int, int], args: argparse.Namespace) -> dict | 
         train_args = [method, "--task", task, "--seed", str(seed), "--demos", str(demos)]
         train_args += ["--steps", str(args.steps), *extra]
         train_args += [arg for item in overrides for arg in ("--set", item)]
-        diffil_train(out, train_args, args.runs / f"{out.name}.log")
+        if not diffil_train(out, train_args, args.runs / f"{out.name}.log"):
+            return None
     final = json.loads((out / "eval.json").read_text())
     early = None if offline(label) else return_at(out, task, args.early)
     row = {
@@ -98,6 +113,7 @@ def run_one(job: tuple[str, str, int, int], args: argparse.Namespace) -> dict | 
         "seconds": final["seconds"],
         "early_env_steps": early[0] if early else None,
         "early_normalized_return": early[1] if early else None,
+        "steps_to_0.9": None if offline(label) else first_reaching(out, task, 0.9),
     }
     print(json.dumps(row), flush=True)
     return row
@@ -114,8 +130,8 @@ def _cells(values: list[float | None]) -> tuple[str, str]:
 def summarise(rows: list[dict], early: int, steps: int) -> str:
     lines = [
         f"| method | trajectories | normalised return at {early:,} (median) | per seed | "
-        f"at {steps:,} (median) | per seed | run seconds (median) |",
-        "|---|---|---|---|---|---|---|",
+        f"at {steps:,} (median) | per seed | env steps to 0.9 (median) | run seconds (median) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for method in dict.fromkeys(r["method"] for r in rows):
         for k in sorted({r["trajectories"] for r in rows if r["method"] == method}):
@@ -124,8 +140,16 @@ def summarise(rows: list[dict], early: int, steps: int) -> str:
             f_med, f_per = _cells([r["normalized_return"] for r in mine])
             if offline(method):
                 e_med, e_per = "(offline)", "-"
+            reached = [r["steps_to_0.9"] for r in mine if r.get("steps_to_0.9") is not None]
+            to_09 = (
+                f"{statistics.median(reached):,.0f} ({len(reached)}/{len(mine)} seeds)"
+                if reached
+                else ("-" if offline(method) else "not reached")
+            )
             secs = statistics.median(r["seconds"] for r in mine)
-            lines.append(f"| {method} | {k} | {e_med} | {e_per} | {f_med} | {f_per} | {secs:.0f} |")
+            lines.append(
+                f"| {method} | {k} | {e_med} | {e_per} | {f_med} | {f_per} | {to_09} | {secs:.0f} |"
+            )
     return "\n".join(lines)
 
 

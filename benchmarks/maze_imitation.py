@@ -17,15 +17,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from benchmarks.common import add_set_option
+from benchmarks.common import DIFFIL, add_set_option, diffil_train, single_thread_env
 from benchmarks.report import write_result
 from diffil.algorithms.methods import get_method
 
@@ -44,25 +42,19 @@ def run_one(
     out = runs / f"{task}-{method}-s{seed}"
     if not train and not (out / "eval.json").exists():
         return None
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    diffil = [sys.executable, "-m", "diffil.cli"]
     start = time.perf_counter()
     if not (out / "eval.json").exists():
         overrides = [arg for item in sets for arg in ("--set", item)]
-        args = (
-            ["--resume", str(out)]
-            if out.exists()
-            else [method, "--task", task, "--seed", str(seed), "--out", str(out), *overrides]
-        )
-        log = (runs / f"{out.name}.log").open("a")
-        subprocess.run([*diffil, "train", *args], env=env, check=True, stdout=log, stderr=log)
+        args = [method, "--task", task, "--seed", str(seed), *overrides]
+        if not diffil_train(out, args, runs / f"{out.name}.log"):
+            return None
     train_seconds = time.perf_counter() - start
     trained = json.loads((out / "eval.json").read_text())
     final = out / "eval100.json"
     if not final.exists():
         result = subprocess.run(
-            [*diffil, "eval", str(out), "--episodes", "100"],
-            env=env,
+            [*DIFFIL, "eval", str(out), "--episodes", "100"],
+            env=single_thread_env(),
             check=True,
             capture_output=True,
             text=True,
@@ -164,7 +156,7 @@ def main() -> None:
             f"DRAIL target (3 seeds): {TARGETS.get(task, '-')}. For comparison, the `imitation` "
             f"library {IMITATION_REFERENCE.get(task, '(no figure)')}."
         )
-        if any(get_method(m).kind in ("bc", "generative") for m in args.methods):
+        if any(get_method(m).offline for m in args.methods):
             notes += (
                 " Offline methods (bc, diffusion-policy, flow-policy) use no environment steps; "
                 "their run seconds are training plus the final 30-episode evaluation. DRAIL's "

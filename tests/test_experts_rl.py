@@ -228,9 +228,9 @@ def test_td3_and_ppo_policies_match_their_actors(tmp_path):
     )
     model = TD3.load(td3.run_dir / "checkpoints" / "latest" / "model.zip")
     expected, _ = model.predict(obs.astype(np.float32), deterministic=True)
-    np.testing.assert_allclose(
-        diffil.Policy.load(td3.policy_path).predict(obs), expected, atol=1e-5
-    )
+    td3_policy = diffil.Policy.load(td3.policy_path)
+    np.testing.assert_allclose(td3_policy.predict(obs), expected, atol=1e-5)
+    assert td3_policy.kind == "td3"
 
     ppo = diffil.train_expert(
         "hopper",

@@ -15,6 +15,7 @@ from diffil.algorithms.run import train, trainer_for
 from diffil.cli import main
 from diffil.policy import Policy
 from diffil.rewards import SmilingConfig, SmilingRewardModel, TransitionBatch, make_reward_model
+from diffil.rl import silence_sb3_logger
 from diffil.runs.run_dir import RunDirectory
 
 torch.set_num_threads(1)
@@ -59,6 +60,7 @@ def make_trainer(tmp_path, method: str, steps: int = 150, **fields) -> OffPolicy
     config = resolve_config(method, "pointmaze-umaze", {**overrides, "rl": "sac"})
     trainer = trainer_for(config, RunDirectory.create(tmp_path / "run", config), progress=False)
     assert isinstance(trainer, OffPolicyTrainer)
+    silence_sb3_logger(trainer.model)  # no SB3-<date> folder in /tmp
     trainer.model.learn(total_timesteps=steps)  # learning_starts > steps: only collection
     return trainer
 

@@ -118,3 +118,23 @@ def test_fixed_horizon_training_envs_ignore_falls_but_evaluation_envs_do_not():
 def test_fixed_horizon_is_refused_on_tasks_that_end_on_success():
     with pytest.raises(DiffilError, match="end on success"):
         get_task("pointmaze-umaze").make_env(fixed_horizon=True)
+
+
+def test_first_lookups_from_several_threads_all_find_the_builtin_tasks(monkeypatch):
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from diffil.envs import maze, registry
+
+    register = maze.register_maze_tasks
+
+    def slow_register() -> None:  # the first import of gymnasium-robotics takes seconds
+        time.sleep(0.2)
+        register()
+
+    monkeypatch.setattr(maze, "register_maze_tasks", slow_register)
+    monkeypatch.setattr(registry, "_TASKS", {})
+    monkeypatch.setattr(registry, "_builtins_loaded", False)
+    with ThreadPoolExecutor(8) as pool:
+        names = list(pool.map(lambda _: get_task("halfcheetah").name, range(32)))
+    assert names == ["halfcheetah"] * 32

@@ -284,6 +284,8 @@ def test_bad_training_arguments_are_one_line_errors(tmp_path, capsys):
     _one_line_error(
         capsys, ["train", "bc", "--task", "pointmaze-umaze", "--rl", "sac"], "no RL backbone"
     )
+    offline = ["train", "flow-policy", "--task", "pointmaze-umaze", "--out", str(tmp_path / "y")]
+    _one_line_error(capsys, [*offline, "--set", "rl=sac"], "no RL backbone")
     assert not (tmp_path / "y").exists()  # refused before anything was written
     _one_line_error(capsys, ["eval", str(tmp_path)], "not a diffil run directory")
 

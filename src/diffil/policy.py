@@ -34,7 +34,7 @@ __all__ = ["EXPORT_FORMATS", "Policy", "PolicyNetwork", "export_policy"]
 FILE_FORMAT = "diffil.policy"
 FILE_VERSION = 1
 EXPORT_FORMATS = ("diffil", "onnx", "torchscript")
-KINDS = ("ppo", "sac")
+KINDS = ("ppo", "sac", "td3")  # td3: the same tanh-squashed form as sac
 GENERATIVE_KINDS = ("diffusion", "flow", "regression")  # diffil.generative.GenerativePolicy
 
 # Activation name -> (module class, constructor arguments that are stored with it).
@@ -363,7 +363,7 @@ class Policy:
 
     @property
     def kind(self) -> str:
-        """The kind of actor: "ppo" (Gaussian mean, clipped) or "sac" (tanh-squashed)."""
+        """The kind of actor: "ppo" (Gaussian mean, clipped), "sac" or "td3" (tanh-squashed)."""
         return self._network.kind
 
     @property

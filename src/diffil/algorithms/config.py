@@ -120,10 +120,16 @@ class TrainConfig:
         if self.fixed_horizon:
             from diffil.envs.registry import get_task
 
-            get_task(self.task).make_env(fixed_horizon=True).close()  # one-line error if not
+            get_task(self.task).check_fixed_horizon()
         from diffil.algorithms.methods import get_method
 
-        objective = get_method(self.method).objective
+        method = get_method(self.method)
+        if method.offline and self.rl != "ppo":
+            raise DiffilError(
+                f"{self.method} trains offline on the demonstrations, with no RL backbone",
+                "drop --rl / rl= (it applies to methods that learn a reward: drail, gail, ...)",
+            )
+        objective = method.objective
         if objective is not None:
             self.generative.validate(objective)
         return self

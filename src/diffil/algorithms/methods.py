@@ -19,6 +19,11 @@ class Method:
     objective: str | None = None  # generative policies: "diffusion" or "flow"
 
     @property
+    def offline(self) -> bool:
+        """Trains on the demonstrations alone: no environment steps, no RL backbone."""
+        return self.kind in ("bc", "generative")
+
+    @property
     def uses_demos(self) -> bool:
         return self.kind != "rl"
 

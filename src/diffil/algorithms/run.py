@@ -12,7 +12,6 @@ from diffil.algorithms.methods import get_method
 from diffil.algorithms.trainer import OnlineTrainer, Trainer, TrainResult
 from diffil.data.trajectory import TrajectoryDataset
 from diffil.envs.registry import get_task
-from diffil.errors import DiffilError
 from diffil.runs.run_dir import RunDirectory, default_run_path
 
 
@@ -62,13 +61,8 @@ def train(
         return trainer_for(config, run, progress).learn()
     if method is None or task is None:
         raise TypeError("train() needs method and task (or resume)")
-    kind = get_method(method).kind
+    get_method(method)
     get_task(task)
-    if rl is not None and kind in ("bc", "generative"):
-        raise DiffilError(
-            f"{method} trains offline on the demonstrations, with no RL backbone",
-            "drop --rl (it applies to methods that learn a reward: drail, gail, smiling, ...)",
-        )
     given = {
         "steps": steps,
         "seed": seed,

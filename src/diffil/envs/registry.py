@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -90,6 +91,14 @@ class TaskSpec:
         finally:
             env.close()
 
+    def check_fixed_horizon(self) -> None:
+        """One-line error if ``fixed_horizon`` cannot apply: episodes that end on success."""
+        if self.success_key:
+            raise DiffilError(
+                f"fixed_horizon does not apply to {self.name!r}: its episodes end on success",
+                "use it on tasks that end on failure (hopper, walker2d, ant)",
+            )
+
     def make_env(
         self,
         seed: int | None = None,
@@ -100,11 +109,8 @@ class TaskSpec:
         """A fresh environment with flat observations. ``evaluation`` ignores coverage limits;
         ``fixed_horizon`` (training only) ignores early terminations, see
         :mod:`diffil.envs.fixed_horizon`."""
-        if fixed_horizon and self.success_key:
-            raise DiffilError(
-                f"fixed_horizon does not apply to {self.name!r}: its episodes end on success",
-                "use it on tasks that end on failure (hopper, walker2d, ant)",
-            )
+        if fixed_horizon:
+            self.check_fixed_horizon()
         env = self.builder(self, evaluation=evaluation, render_mode=render_mode)
         if fixed_horizon and not evaluation:
             env = FixedHorizon(env)
@@ -138,6 +144,7 @@ class TaskSpec:
 
 _TASKS: dict[str, TaskSpec] = {}
 _builtins_loaded = False
+_builtins_lock = threading.RLock()
 
 
 def register_task(spec: TaskSpec) -> TaskSpec:
@@ -188,9 +195,12 @@ def task_for_env_id(env_id: str) -> TaskSpec | None:
 
 def _ensure_builtin_tasks() -> None:
     global _builtins_loaded
-    if not _builtins_loaded:
-        _builtins_loaded = True
-        from diffil.envs import locomotion, maze
+    # other threads wait until the registry is filled; re-entrant calls of the registering
+    # thread (registration looking tasks up) see the flag and return
+    with _builtins_lock:
+        if not _builtins_loaded:
+            _builtins_loaded = True
+            from diffil.envs import locomotion, maze
 
-        maze.register_maze_tasks()
-        locomotion.register_locomotion_tasks()
+            maze.register_maze_tasks()
+            locomotion.register_locomotion_tasks()

@@ -281,7 +281,7 @@ def _td3_policy(model: TD3, metadata: dict[str, Any] | None) -> Policy:
     linears = [m for m in flat[:-1] if type(m) is nn.Linear]
     space = model.action_space
     spec = {
-        "kind": "sac",  # a tanh-squashed deterministic actor, rescaled to the action bounds
+        "kind": "td3",  # a tanh-squashed deterministic actor, rescaled to the action bounds
         "obs_dim": int(model.observation_space.shape[0]),
         "act_dim": int(space.shape[0]),
         "layers": layers,
