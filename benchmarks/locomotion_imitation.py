@@ -58,30 +58,28 @@ def offline(label: str) -> bool:
     return get_method(VARIANTS[label][0]).offline
 
 
-def return_at(run: Path, task: str, steps: int) -> tuple[int, float] | None:
-    """(env steps, normalised return) of the first periodic evaluation at >= ``steps``."""
+def periodic_evaluations(run: Path, task: str) -> list[tuple[int, float]]:
+    """(env steps, normalised return) of every periodic evaluation in the run's metrics.csv."""
     path = run / "metrics.csv"
     if not path.exists():
-        return None
+        return []
+    spec = get_task(task)
     with path.open() as f:
-        for row in csv.DictReader(f):
-            at = int(float(row.get("env_steps") or 0))
-            if at >= steps and row.get("eval_return"):
-                return at, get_task(task).normalized_score(float(row["eval_return"]))
-    return None
+        return [
+            (int(float(row["env_steps"])), spec.normalized_score(float(row["eval_return"])))
+            for row in csv.DictReader(f)
+            if row.get("eval_return")
+        ]
+
+
+def return_at(run: Path, task: str, steps: int) -> tuple[int, float] | None:
+    """(env steps, normalised return) of the first periodic evaluation at >= ``steps``."""
+    return next(((at, r) for at, r in periodic_evaluations(run, task) if at >= steps), None)
 
 
 def first_reaching(run: Path, task: str, level: float) -> int | None:
     """Env steps of the first periodic evaluation whose normalised return is >= ``level``."""
-    path = run / "metrics.csv"
-    if not path.exists():
-        return None
-    with path.open() as f:
-        for row in csv.DictReader(f):
-            score = row.get("eval_return")
-            if score and get_task(task).normalized_score(float(score)) >= level:
-                return int(float(row["env_steps"]))
-    return None
+    return next((at for at, r in periodic_evaluations(run, task) if r >= level), None)
 
 
 def run_one(job: tuple[str, str, int, int], args: argparse.Namespace) -> dict | None:
