@@ -143,6 +143,45 @@ def test_bc_imitates_expert_actions(tmp_path):
     assert mse < 0.5 * baseline
 
 
+def test_bc_warm_start_fits_the_actor_before_the_first_rollout(tmp_path, monkeypatch):
+    seen = {}
+    original = OnlineTrainer.warm_start_policy
+
+    def spy(self):
+        policy, expert = self.model.policy, self.expert
+
+        def action_error():
+            obs = self.venv.normalize_obs(expert.obs)
+            actions, _ = self.model.predict(obs, deterministic=True)
+            return float(np.mean((actions - expert.acts) ** 2))
+
+        log_std = policy.log_std.detach().clone()
+        original(self)
+        seen["after"] = action_error()
+        seen["log_std_kept"] = torch.equal(policy.log_std.detach(), log_std)
+        np.testing.assert_allclose(self.venv.obs_rms.mean, expert.obs.mean(axis=0))
+
+    monkeypatch.setattr(OnlineTrainer, "warm_start_policy", spy)
+    overrides = {**TINY, "bc_warm_start": True, "bc": {"steps": 300, "batch_size": 64}}
+    train(
+        "gail",
+        "pointmaze-umaze",
+        steps=128,
+        out=tmp_path / "w",
+        overrides=overrides,
+        progress=False,
+    )
+    demos = __import__("diffil").load_dataset(tmp_path / "w" / "demos.hdf5").transitions()
+    assert seen["after"] < 0.5 * np.mean(demos.acts**2)  # far better than always acting 0
+    assert seen["log_std_kept"]  # exploration stays PPO's setting
+
+
+def test_bc_warm_start_is_ignored_out_loud_where_there_is_no_ppo_policy(tmp_path, capsys):
+    overrides = {**TINY, "bc_warm_start": True, "bc": {"steps": 20, "batch_size": 64}}
+    train("bc", "pointmaze-umaze", out=tmp_path / "b", overrides=overrides)
+    assert "bc_warm_start has no effect on bc" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("method", ["gail", "drail"])
 def test_reward_models_learn_to_separate_agent_from_expert_in_the_loop(tmp_path, method):
     overrides = {**TINY, "reward": {**TINY["reward"], "updates_per_rollout": 20}}

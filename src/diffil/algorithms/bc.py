@@ -17,6 +17,7 @@ from stable_baselines3.common.running_mean_std import RunningMeanStd
 
 from diffil.algorithms.offline import OfflineTrainer
 from diffil.policy import Policy
+from diffil.rl.behaviour_cloning import actor_parameters, negative_log_likelihood
 from diffil.rl.ppo import make_ppo, make_vec_env
 
 CLIP_OBS, EPSILON = 10.0, 1e-8
@@ -37,9 +38,10 @@ class BCTrainer(OfflineTrainer):
         else:
             self.model = PPO.load(checkpoint / "ppo.zip", env=venv, device=str(self.device))
         policy = self.model.policy  # BC trains the actor only: its layers and log-std
-        actor = [*policy.mlp_extractor.policy_net.parameters(), *policy.action_net.parameters()]
         self.optimizer = torch.optim.Adam(
-            [*actor, policy.log_std], lr=cfg.bc.learning_rate, weight_decay=cfg.bc.weight_decay
+            [*actor_parameters(policy), policy.log_std],
+            lr=cfg.bc.learning_rate,
+            weight_decay=cfg.bc.weight_decay,
         )
         if checkpoint is not None:
             self.optimizer.load_state_dict(torch.load(checkpoint / "optimizer.pt"))
@@ -50,13 +52,8 @@ class BCTrainer(OfflineTrainer):
         )
 
     def loss(self, idx: np.ndarray) -> torch.Tensor:
-        policy = self.model.policy
-        obs = torch.as_tensor(
-            self.normalize(self.expert.obs[idx]), dtype=torch.float32, device=policy.device
-        )
-        acts = torch.as_tensor(self.expert.acts[idx], dtype=torch.float32, device=policy.device)
-        _, log_prob, _ = policy.evaluate_actions(obs, acts)
-        return -log_prob.mean()
+        obs = self.normalize(self.expert.obs[idx])
+        return negative_log_likelihood(self.model.policy, obs, self.expert.acts[idx])
 
     def train_step(self) -> float:
         loss = self.loss(self.sample_indices(len(self.expert)))

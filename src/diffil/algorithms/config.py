@@ -80,6 +80,11 @@ class TrainConfig:
     # so a learned reward gets no survival bias; evaluation keeps them (diffil.envs.fixed_horizon)
     fixed_horizon: bool = False
     rl: str = "ppo"  # the RL backbone of reward-learning methods: ppo or sac
+    # before RL, fit PPO's actor (its mean; the log-std keeps ppo.log_std_init) to the demos with
+    # bc.steps steps of bc.batch_size at bc.learning_rate; observation normalisation starts
+    # from the demonstrations' statistics. Only reward-learning methods on PPO have such a
+    # policy; other runs say so at the start and ignore it (so a task preset can set it).
+    bc_warm_start: bool = False
     checkpoint_every: int = 50_000  # environment steps between checkpoints
     ppo: PPOConfig = field(default_factory=PPOConfig)
     sac: SACConfig = field(default_factory=SACConfig)
@@ -133,6 +138,14 @@ class TrainConfig:
         if objective is not None:
             self.generative.validate(objective)
         return self
+
+    @property
+    def warm_starts_policy(self) -> bool:
+        """``bc_warm_start`` applies: a method that learns a reward, with PPO as its backbone."""
+        from diffil.algorithms.methods import get_method
+
+        kind = get_method(self.method).kind
+        return self.bc_warm_start and self.rl == "ppo" and kind in ("adversarial", "score-matching")
 
     def to_dict(self) -> dict[str, Any]:
         def plain(value: Any) -> Any:

@@ -41,6 +41,7 @@ from diffil.eval.evaluate import evaluate_policy
 from diffil.policy import Policy
 from diffil.rewards import RewardModel, TransitionBatch, make_reward_model
 from diffil.rl import silence_sb3_logger
+from diffil.rl.behaviour_cloning import warm_start_actor
 from diffil.rl.ppo import make_ppo, make_vec_env, wrap_for_training
 from diffil.rl.recorder import TransitionRecorder
 from diffil.rl.return_scaling import ReturnScaler
@@ -130,6 +131,11 @@ class Trainer:
                 save_dataset(demos, run.path / DEMOS_FILE, task=self.task)
             self.demos = load_demonstrations(config, self.task, run)
             self.expert = self.demos.transitions()
+        if config.bc_warm_start and not config.warm_starts_policy:
+            self.say(
+                f"note: bc_warm_start has no effect on {config.method} with rl={config.rl} "
+                "(it initialises the PPO policy of a method that learns a reward)"
+            )
         self.started = time.perf_counter()
         self.elapsed_before = 0.0  # wall-clock of earlier sessions of a resumed run
         self.first_success_90: dict[str, float] | None = None
@@ -404,9 +410,33 @@ class OnlineTrainer(ImitationTrainer):
         if state is None:
             self.venv, self.recorder = wrap_for_training(raw_venv, cfg.ppo)
             self.model = make_ppo(cfg.ppo, self.venv, cfg.seed, str(self.device))
+            if cfg.warm_starts_policy:
+                self.warm_start_policy()
             self.pretrain_reward_model()
         else:
             self._restore(raw_venv, state)
+
+    def warm_start_policy(self) -> None:
+        """Fit the fresh actor to the demonstrations before the first rollout."""
+        obs = self.expert.obs
+        if isinstance(self.venv, VecNormalize):  # start the running statistics at the demos'
+            rms = self.venv.obs_rms
+            rms.mean, rms.var, rms.count = obs.mean(axis=0), obs.var(axis=0), float(len(obs))
+            obs = self.venv.normalize_obs(obs)
+        bc = self.config.bc
+        error = warm_start_actor(
+            self.model.policy,
+            obs,
+            self.expert.acts,
+            steps=bc.steps,
+            batch_size=bc.batch_size,
+            learning_rate=bc.learning_rate,
+            rng=self.rng,
+        )
+        self.say(
+            f"warm-started the policy on the demonstrations: {bc.steps:,} BC steps, "
+            f"action MSE {error:.4f}"
+        )
 
     # ---- Table 1, lines 4-6: the reward step of one iteration ---------------------------------
 
