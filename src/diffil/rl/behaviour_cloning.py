@@ -38,7 +38,7 @@ def warm_start_actor(
     learning_rate: float,
     rng: np.random.Generator,
 ) -> float:
-    """Fit the policy's mean to the demonstrations; returns the last batch's mean squared error.
+    """Fit the policy's mean to the demonstrations; returns its squared error on a fresh batch.
 
     The log-std is left as it is (PPO's exploration setting), so with it fixed the likelihood's
     gradient is that of the squared error between the mean and the expert action.
