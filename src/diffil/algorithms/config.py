@@ -144,8 +144,8 @@ class TrainConfig:
         """``bc_warm_start`` applies: a method that learns a reward, with PPO as its backbone."""
         from diffil.algorithms.methods import get_method
 
-        kind = get_method(self.method).kind
-        return self.bc_warm_start and self.rl == "ppo" and kind in ("adversarial", "score-matching")
+        learns_reward = get_method(self.method).reward_model is not None
+        return self.bc_warm_start and self.rl == "ppo" and learns_reward
 
     def to_dict(self) -> dict[str, Any]:
         def plain(value: Any) -> Any:
