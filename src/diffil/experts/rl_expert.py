@@ -52,6 +52,7 @@ from diffil.eval.evaluate import evaluate_policy
 from diffil.policy import Policy, PolicyNetwork, describe_modules
 from diffil.rl import silence_sb3_logger
 from diffil.rl.ppo import ACTIVATIONS, PPOConfig, make_ppo, make_vec_env
+from diffil.rl.replay_buffer import CompactReplayBuffer
 from diffil.runs.run_dir import RunDirectory
 
 ALGOS = ("sac", "td3", "ppo")
@@ -520,11 +521,23 @@ class ExpertTrainer:
             "verbose": 0,
         }
         if cfg.algo == "sac":
-            self.model = SAC("MlpPolicy", venv, ent_coef=cfg.ent_coef, **common)
+            self.model = SAC(
+                "MlpPolicy",
+                venv,
+                ent_coef=cfg.ent_coef,
+                replay_buffer_class=CompactReplayBuffer,
+                **common,
+            )
         elif cfg.algo == "td3":
             act_dim = self.task.act_dim
             noise = NormalActionNoise(np.zeros(act_dim), cfg.action_noise * np.ones(act_dim))
-            self.model = TD3("MlpPolicy", venv, action_noise=noise, **common)
+            self.model = TD3(
+                "MlpPolicy",
+                venv,
+                action_noise=noise,
+                replay_buffer_class=CompactReplayBuffer,
+                **common,
+            )
         else:
             if cfg.ppo.normalize_obs:
                 venv = VecNormalize(venv, norm_obs=True, norm_reward=False, gamma=cfg.ppo.gamma)

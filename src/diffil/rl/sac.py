@@ -10,11 +10,11 @@ from typing import Any
 import numpy as np
 import torch
 from stable_baselines3 import SAC
-from stable_baselines3.common.buffers import ReplayBuffer
 from stable_baselines3.common.type_aliases import ReplayBufferSamples
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from diffil.rl.ppo import ACTIVATIONS
+from diffil.rl.replay_buffer import CompactReplayBuffer
 
 # (raw obs, env-space actions, raw next obs, true terminations) -> rewards, all (B, ...) arrays
 Relabel = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
@@ -40,12 +40,14 @@ class SACConfig:
     normalize_obs: bool = True
 
 
-class RelabelingReplayBuffer(ReplayBuffer):
+class RelabelingReplayBuffer(CompactReplayBuffer):
     """A replay buffer whose sampled ``rewards`` come from :attr:`relabel` at sampling time.
 
     The stored rewards (the environment's) are never used while ``relabel`` is set, so a
     reward model updated between two samples changes the rewards of the same transitions.
     ``relabel`` is not pickled with the buffer: the trainer re-attaches it after loading.
+    Observations are kept as float32 and a checkpoint holds only the filled rows
+    (:class:`~diffil.rl.replay_buffer.CompactReplayBuffer`).
     """
 
     relabel: Relabel | None = None
@@ -103,7 +105,7 @@ class RelabelingReplayBuffer(ReplayBuffer):
         return self.buffer_size if self.full else self.pos
 
     def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
+        state = super().__getstate__()
         state.pop("relabel", None)
         state.pop("unscale_action", None)
         return state
