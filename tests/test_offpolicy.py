@@ -96,6 +96,27 @@ def test_replay_rewards_are_recomputed_by_the_current_reward_model(tmp_path):
     assert np.abs(after - before).max() > 1e-3
 
 
+def test_reward_model_learns_from_the_last_recent_steps(tmp_path, monkeypatch):
+    reward = {**TINY["reward"], "recent": 300}  # update_every 100
+    trainer = make_trainer(tmp_path, "gail", steps=400, reward=reward)
+    seen = {}
+
+    def update(agent):
+        seen["update"] = agent.obs
+        return {}
+
+    def relabel(obs, acts, next_obs, dones):
+        seen["relabel"] = obs
+        return np.zeros(len(obs))
+
+    monkeypatch.setattr(trainer, "update_reward_model", update)
+    monkeypatch.setattr(trainer, "relabel", relabel)
+    trainer.reward_step()
+    newest = trainer.buffer.observations[trainer.buffer.pos - 300 : trainer.buffer.pos, 0]
+    np.testing.assert_array_equal(seen["update"], newest)  # trained on the last 300 steps
+    np.testing.assert_array_equal(seen["relabel"], newest[-100:])  # logged: the last 100
+
+
 def test_smiling_rewards_expert_states_above_shifted_states():
     gen = torch.Generator().manual_seed(0)
     expert = lambda n: TransitionBatch(torch.randn(n, 2, generator=gen))  # noqa: E731

@@ -82,19 +82,20 @@ class OffPolicyTrainer(ImitationTrainer):
 
     def reward_step(self) -> dict[str, Any]:
         """Update the reward model on expert vs. the last ``reward.recent`` env steps; report
-        the rewards of those steps under the updated model."""
+        the rewards of the last ``update_every`` steps under the updated model."""
         cfg = self.config
         if self.buffer.stored() == 0:
             return {}
         window = max(1, (cfg.reward.recent or cfg.reward.update_every) // cfg.sac.n_envs)
         obs, acts, next_obs, dones, env_rewards = self.buffer.last(window)
+        latest = slice(-cfg.reward.update_every, None)  # rows are in step order
         if self.reward_model is None:
             return {
-                "reward_mean": float(env_rewards.mean()),
-                "reward_std": float(env_rewards.std()),
+                "reward_mean": float(env_rewards[latest].mean()),
+                "reward_std": float(env_rewards[latest].std()),
             }
         out = self.update_reward_model(Transitions(obs, acts, next_obs, dones))
-        rewards = self.relabel(obs, acts, next_obs, dones)
+        rewards = self.relabel(obs[latest], acts[latest], next_obs[latest], dones[latest])
         out.update(reward_mean=float(rewards.mean()), reward_std=float(rewards.std()))
         return out
 

@@ -2,7 +2,9 @@
 
 An expert score model eps_E is pre-trained on expert states (or state-action pairs) before
 training starts and then kept fixed; a learner score model eps_L is trained on recent learner
-data at every update and never reset (the paper's Follow-the-Leader learner step). The reward is
+data at every update and never reset (the paper's Follow-the-Leader learner step: with SAC the
+method's preset gives it the last 200k env steps, ``reward.recent``, so it models the learner's
+past state distribution rather than its last few episodes). The reward is
 
     r(x) = E_{t, eps} ||eps_L(x_t, t) - eps||^2 - E_{t, eps} ||eps_E(x_t, t) - eps||^2,
 
