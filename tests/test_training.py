@@ -13,6 +13,7 @@ import torch
 from diffil.algorithms.run import train
 from diffil.algorithms.trainer import OnlineTrainer, TrainingInterrupted
 from diffil.cli import main
+from diffil.errors import DiffilError
 from diffil.policy import Policy
 
 TINY = {
@@ -364,3 +365,34 @@ def test_family_presets_apply_to_their_tasks_only():
     # a user override still wins over the family preset
     cfg = resolve_config("flow-policy", "hopper", {"generative": {"exec_horizon": 2}})
     assert cfg.generative.exec_horizon == 2
+
+
+def test_task_presets_set_per_method_options_for_that_method_only():
+    from diffil.algorithms.config import resolve_config
+
+    # hopper ends episodes on a fall: the discriminator methods get a non-negative reward there
+    for method in ("drail", "gail", "diffail"):
+        assert resolve_config(method, "hopper").reward.model["reward_type"] == "gail"
+        assert resolve_config(method, "halfcheetah").reward.model["reward_type"] == "airl"
+        assert resolve_config(method, "pointmaze-medium").reward.model["reward_type"] == "airl"
+    # other methods on the same task are untouched (SMILING's model has no reward_type)
+    assert "reward_type" not in resolve_config("smiling", "hopper").reward.model
+    assert resolve_config("airl", "hopper").reward.model["reward_type"] == "airl"
+    # the rest of DRAIL's preset survives the merge, and a user override still wins
+    assert resolve_config("drail", "walker2d").reward.model["hidden"] == [128, 128]
+    override = {"reward": {"model": {"reward_type": "airl"}}}
+    assert resolve_config("drail", "hopper", override).reward.model["reward_type"] == "airl"
+
+
+def test_a_preset_naming_an_unknown_method_is_a_one_line_error(monkeypatch):
+    from diffil.algorithms import config as config_module
+
+    real = config_module.preset
+
+    def with_typo(kind, name):
+        data = real(kind, name)
+        return {**data, "methods": {"dral": {"steps": 1}}} if kind == "tasks" else data
+
+    monkeypatch.setattr(config_module, "preset", with_typo)
+    with pytest.raises(DiffilError, match=r"configs/tasks/hopper.yaml: unknown method\(s\) dral"):
+        config_module.resolve_config("drail", "hopper")
