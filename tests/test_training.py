@@ -112,6 +112,23 @@ def test_finished_run_can_be_extended(tmp_path):
     assert [int(r["env_steps"]) for r in rows(out)] == [128, 256, 384, 512]
 
 
+def test_a_run_directory_takes_one_trainer_at_a_time(tmp_path, capsys):
+    from diffil.runs.run_dir import RunDirectory
+
+    out = tmp_path / "run"
+    train("wail", "pointmaze-umaze", steps=256, out=out, overrides=TINY, progress=False)
+    before = {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    holder = RunDirectory.open(out)  # stands for a second process still training into it
+    holder.lock()
+    code = main(["train", "--resume", str(out), "--steps", "512"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert "another diffil process is training into this run directory" in err, err
+    assert {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    holder.close()
+    assert train(resume=out, steps=512, progress=False).env_steps == 512
+
+
 def test_annealed_learning_rate_reaches_zero_across_a_resume(tmp_path):
     from stable_baselines3 import PPO
 

@@ -53,12 +53,13 @@ def train(
     makes the reward model read states only (learning from observations).
     """
     if resume is not None:
-        run = RunDirectory.open(resume)
-        config = run.read_config()
-        if steps is not None and steps != config.steps:  # allow extending a finished run
-            config.steps = steps
-            run.config_path.write_text(config.to_yaml())
-        return trainer_for(config, run, progress).learn()
+        with RunDirectory.open(resume) as run:  # the lock is released however training ends
+            run.lock()
+            config = run.read_config()
+            if steps is not None and steps != config.steps:  # allow extending a finished run
+                config.steps = steps
+                run.config_path.write_text(config.to_yaml())
+            return trainer_for(config, run, progress).learn()
     if method is None or task is None:
         raise TypeError("train() needs method and task (or resume)")
     get_method(method)
@@ -78,13 +79,13 @@ def train(
         config.sac.n_envs = n_envs
     path = Path(out) if out else default_run_path(config)
     existed = path.exists()
-    run = RunDirectory.create(path, config)
     dataset = demos if isinstance(demos, TrajectoryDataset) else None
-    try:
-        trainer = trainer_for(config, run, progress, demos=dataset)
-    except BaseException:  # e.g. demos that do not fit the task: leave no half-made run behind
-        shutil.rmtree(path, ignore_errors=True)
-        if existed:
-            path.mkdir()
-        raise
-    return trainer.learn()
+    with RunDirectory.create(path, config) as run:
+        try:
+            trainer = trainer_for(config, run, progress, demos=dataset)
+        except BaseException:  # e.g. demos that do not fit the task: leave no half-made run
+            shutil.rmtree(path, ignore_errors=True)
+            if existed:
+                path.mkdir()
+            raise
+        return trainer.learn()

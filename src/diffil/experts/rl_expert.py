@@ -837,16 +837,17 @@ def train_expert(
                 "drop --task/--algo/--seed/--set",
             )
         config = read_expert_config(resume)
-        run = RunDirectory(resume)
-        changed = dataclasses.replace(
-            config,
-            steps=config.steps if steps is None else steps,  # extend (or shorten) the budget
-            device=config.device if device is None else device,
-        ).validate()
-        trainer = ExpertTrainer(changed, run, progress=progress)
-        if changed != config:
-            run.config_path.write_text(changed.to_yaml())
-        return trainer.learn()
+        with RunDirectory(resume) as run:  # the lock is released however training ends
+            run.lock()
+            changed = dataclasses.replace(
+                config,
+                steps=config.steps if steps is None else steps,  # extend (or shorten) the budget
+                device=config.device if device is None else device,
+            ).validate()
+            trainer = ExpertTrainer(changed, run, progress=progress)
+            if changed != config:
+                run.config_path.write_text(changed.to_yaml())
+            return trainer.learn()
     if task is None:
         raise DiffilError("expert train needs --task", "e.g. diffil expert train --task hopper")
     given = {"steps": steps, "seed": seed, "device": device}
@@ -854,15 +855,15 @@ def train_expert(
     config = resolve_expert_config(task, algo or "sac", deep_merge(dict(overrides or {}), extra))
     path = Path(out) if out is not None else default_expert_path(config)
     existed = path.exists()
-    run = RunDirectory.create(path, config)  # type: ignore[arg-type]  # duck-typed: to_yaml()
-    try:
-        trainer = ExpertTrainer(config, run, progress=progress)
-    except BaseException:  # e.g. no GPU for --device cuda: leave no half-made run behind
-        shutil.rmtree(path, ignore_errors=True)
-        if existed:
-            path.mkdir()
-        raise
-    return trainer.learn()
+    with RunDirectory.create(path, config) as run:  # type: ignore[arg-type]  # duck-typed
+        try:
+            trainer = ExpertTrainer(config, run, progress=progress)
+        except BaseException:  # e.g. no GPU for --device cuda: leave no half-made run behind
+            shutil.rmtree(path, ignore_errors=True)
+            if existed:
+                path.mkdir()
+            raise
+        return trainer.learn()
 
 
 def evaluate_expert(

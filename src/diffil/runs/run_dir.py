@@ -7,7 +7,9 @@
     <run>/eval.json            the final evaluation
 
 Checkpoints are written to a staging folder and renamed into place, so an interruption during a
-save leaves the previous checkpoint intact.
+save leaves the previous checkpoint intact. A process training into a run holds a lock on its
+config.yaml (:meth:`RunDirectory.lock`), so a second one started on the same directory stops with
+a one-line error instead of interleaving its metrics and checkpoints with the first's.
 """
 
 from __future__ import annotations
@@ -21,9 +23,14 @@ import tempfile
 from collections.abc import Callable
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import yaml
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; runs are not guarded there
+    fcntl = None  # type: ignore[assignment]
 
 from diffil.algorithms.config import TrainConfig, from_dict
 from diffil.errors import DiffilError
@@ -46,6 +53,7 @@ class RunDirectory:
     def __init__(self, path: str | PathLike):
         self.path = Path(path)
         self._tb = None
+        self._lock: IO[str] | None = None
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
@@ -61,6 +69,7 @@ class RunDirectory:
         path.mkdir(parents=True, exist_ok=True)
         run = cls(path)
         run.config_path.write_text(config.to_yaml())
+        run.lock()
         return run
 
     @classmethod
@@ -73,6 +82,24 @@ class RunDirectory:
                 path,
             )
         return run
+
+    def lock(self) -> None:
+        """Claim the run for this process until :meth:`close` (or the process ends, however it
+        ends: the OS drops the lock). One-line error if another process holds it."""
+        if fcntl is None or self._lock is not None:
+            return
+        handle = self.config_path.open()
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            raise DiffilError(
+                "another diffil process is training into this run directory",
+                "wait for it to finish or stop it (Ctrl-C saves a checkpoint), "
+                "or choose another --out",
+                self.path,
+            ) from None
+        self._lock = handle
 
     def read_config(self) -> TrainConfig:
         try:
@@ -153,10 +180,20 @@ class RunDirectory:
             self._tb = SummaryWriter(str(self.path / "tb"))
         return self._tb
 
+    def __enter__(self) -> RunDirectory:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
+        """Flush TensorBoard and release the run's lock."""
         if self._tb is not None:
             self._tb.close()
             self._tb = None
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
 
     # ---- checkpoints -------------------------------------------------------------------------
 
