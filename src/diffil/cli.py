@@ -7,7 +7,9 @@ exit status 2; they never show a stack trace.
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -534,8 +536,26 @@ def quickstart(out: Path, task: str, episodes: int, seed: int, steps: int) -> No
         console.print(f"DRAIL's learned reward over the maze: {info['reward_map']}")
 
 
+def _terminate_like_ctrl_c(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``diffil`` console script; returns the exit status."""
+    """Entry point of the ``diffil`` console script; returns the exit status.
+
+    SIGTERM (``kill PID``, a scheduler's preemption, ``docker stop``) stops a command the way
+    Ctrl-C does, so training saves its checkpoint. Jobs started with ``&`` from a script ignore
+    Ctrl-C's SIGINT, which leaves ``kill`` as the way to stop them."""
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate_like_ctrl_c) if on_main_thread else None
+    try:
+        return _run(argv)
+    finally:
+        if on_main_thread:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
+def _run(argv: list[str] | None) -> int:
     try:
         app.main(args=argv, prog_name="diffil", standalone_mode=False)
     except DiffilError as err:
