@@ -129,7 +129,8 @@ def test_saved_policy_acts_like_the_sb3_actor(tiny_expert):
     assert not np.allclose(a, best.predict(obs)) and np.all(np.abs(a) <= 1.0)
 
 
-def test_ctrl_c_checkpoints_and_resume_continues_from_it(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
+def test_ctrl_c_checkpoints_and_resume_continues_from_it(tmp_path, monkeypatch, capsys, signum):
     run = tmp_path / "run"
     real_evaluate = rl_expert.evaluate_policy
     calls = []
@@ -138,11 +139,11 @@ def test_ctrl_c_checkpoints_and_resume_continues_from_it(tmp_path, monkeypatch, 
         calls.append(1)
         result = real_evaluate(*args, **kwargs)
         if len(calls) == 2:  # the evaluation at 400 env steps
-            signal.raise_signal(signal.SIGINT)
+            signal.raise_signal(signum)
         return result
 
     monkeypatch.setattr(rl_expert, "evaluate_policy", evaluate_then_press_ctrl_c)
-    handler = signal.getsignal(signal.SIGINT)
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     argv = ["expert", "train", "--task", "hopper", "--steps", "600", "--out", str(run)]
     settings = tiny_settings(eval_every=200, checkpoint_every=10_000)
     assert main([*argv, *settings, "--quiet"]) == 130
@@ -151,7 +152,8 @@ def test_ctrl_c_checkpoints_and_resume_continues_from_it(tmp_path, monkeypatch, 
         "diffil: error: interrupted at 400 env steps; checkpoint saved; "
         f"resume with: diffil expert train --resume {run}"
     )
-    assert signal.getsignal(signal.SIGINT) is handler  # Ctrl-C behaves as before afterwards
+    # Ctrl-C and kill behave as before afterwards
+    assert {s: signal.getsignal(s) for s in handlers} == handlers
     state = checkpoint_state(run)
     assert state["env_steps"] == 400 and state["buffer_size"] == 400
     assert [int(r["env_steps"]) for r in read_metrics(run)] == [200, 400]

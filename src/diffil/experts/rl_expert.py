@@ -428,31 +428,35 @@ class ExpertResult:
 
 
 class _StopRequest:
-    """Ctrl-C asks to stop at the next consistent point; a second Ctrl-C stops at once."""
+    """Ctrl-C (or ``kill``, SIGTERM) asks to stop at the next consistent point; a second one
+    stops at once."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self, say: Callable[[str], None]):
         self.requested = False
         self._say = say
-        self._previous: Any = None
-        self._installed = False
+        self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> _StopRequest:
         try:
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-            self._installed = True
+            for signum in self.SIGNALS:
+                self._previous[signum] = signal.signal(signum, self._handle)
         except ValueError:  # not the main thread: Ctrl-C raises KeyboardInterrupt as usual
-            self._installed = False
+            pass
         return self
 
     def _handle(self, signum: int, frame: Any) -> None:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
-        self._say("Ctrl-C: saving a checkpoint at the next step (Ctrl-C again to stop at once)")
+        name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+        self._say(f"{name}: saving a checkpoint at the next step (Ctrl-C again to stop at once)")
 
     def __exit__(self, *exc: Any) -> None:
-        if self._installed:
-            signal.signal(signal.SIGINT, self._previous)
+        for signum, previous in self._previous.items():
+            signal.signal(signum, signal.SIG_DFL if previous is None else previous)
+        self._previous = {}
 
 
 def _duration(seconds: float) -> str:

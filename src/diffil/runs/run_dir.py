@@ -95,7 +95,7 @@ class RunDirectory:
             handle.close()
             raise DiffilError(
                 "another diffil process is training into this run directory",
-                "wait for it to finish or stop it (Ctrl-C saves a checkpoint), "
+                "wait for it to finish or stop it (Ctrl-C or kill saves a checkpoint), "
                 "or choose another --out",
                 self.path,
             ) from None
