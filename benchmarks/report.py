@@ -15,6 +15,10 @@ from typing import Any
 
 RESULTS = Path(__file__).parent / "results"
 
+# Everything from this line on in a results file is written by hand (conditions, caveats, what
+# a run's log showed) and is carried over when the benchmark rewrites the file.
+HAND_NOTES = "<!-- notes by hand below: kept when this file is regenerated -->"
+
 
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
@@ -41,7 +45,10 @@ def versions(*packages: str) -> dict[str, str]:
 def write_result(
     name: str, title: str, table_md: str, data: dict[str, Any], notes: str = ""
 ) -> Path:
-    """Write ``results/<name>.md`` (for people) and ``results/<name>.json``; returns the .md."""
+    """Write ``results/<name>.md`` (for people) and ``results/<name>.json``; returns the .md.
+
+    A rewritten .md keeps the old file's notes by hand: everything from its ``HAND_NOTES`` line on.
+    """
     RESULTS.mkdir(exist_ok=True)
     spec = getattr(sys.modules["__main__"], "__spec__", None)
     script = f"-m {spec.name}" if spec is not None else shlex.quote(sys.argv[0])
@@ -60,6 +67,8 @@ def write_result(
     if notes:
         md += [notes.strip(), ""]
     path = RESULTS / f"{name}.md"
+    if path.is_file() and HAND_NOTES in (old := path.read_text()):
+        md += [HAND_NOTES + old.split(HAND_NOTES, 1)[1].rstrip("\n"), ""]
     path.write_text("\n".join(md))
     (RESULTS / f"{name}.json").write_text(json.dumps({**header, **data}, indent=2, default=float))
     return path

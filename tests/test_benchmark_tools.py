@@ -1,0 +1,105 @@
+"""The tools that write benchmark results: notes by hand survive a rewrite; learning curves
+are read from runs' metrics.csv, finished or not."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from benchmarks import learning_curves, report
+
+from diffil.envs.registry import get_task
+
+
+@pytest.fixture
+def results_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    out = tmp_path / "results"
+    monkeypatch.setattr(report, "RESULTS", out)
+    return out
+
+
+def test_a_rewritten_result_keeps_the_notes_written_by_hand(results_dir: Path) -> None:
+    path = report.write_result("bench", "Bench", "| a |\n|---|\n| 1 |", {"a": 1}, "generated")
+    path.write_text(path.read_text() + f"\n{report.HAND_NOTES}\n\nSeed 0 was resumed at 150k.\n")
+
+    report.write_result("bench", "Bench", "| a |\n|---|\n| 2 |", {"a": 2}, "generated")
+
+    text = path.read_text()
+    assert "| 2 |" in text and "| 1 |" not in text
+    assert text.count("Seed 0 was resumed at 150k.") == 1
+    assert text.index("generated") < text.index(report.HAND_NOTES)
+    assert json.loads((results_dir / "bench.json").read_text())["a"] == 2
+
+
+def test_a_result_without_notes_by_hand_is_rewritten_whole(results_dir: Path) -> None:
+    path = report.write_result("bench", "Bench", "| a |\n|---|\n| 1 |", {}, "first notes")
+    report.write_result("bench", "Bench", "| a |\n|---|\n| 2 |", {}, "second notes")
+    text = path.read_text()
+    assert "first notes" not in text and "second notes" in text
+    assert report.HAND_NOTES not in text
+
+
+def write_run(run: Path, evaluations: dict[int, float], every: int = 1000) -> Path:
+    """A run directory whose metrics.csv logs training rows and, at some steps, an evaluation."""
+    run.mkdir(parents=True)
+    last = max(evaluations)
+    with (run / "metrics.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["env_steps", "train_return", "eval_return"])
+        writer.writeheader()
+        for step in range(every, last + every, every):
+            value = evaluations.get(step)
+            writer.writerow(
+                {
+                    "env_steps": step,
+                    "train_return": 1.0,
+                    "eval_return": "" if value is None else value,
+                }
+            )
+    return run
+
+
+def test_learning_curves_tabulate_unfinished_runs_normalised(
+    tmp_path: Path, results_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ref = get_task("hopper").reference
+    assert ref is not None
+
+    def expert(fraction: float) -> float:
+        return ref.random_return + fraction * (ref.expert_return - ref.random_return)
+
+    fast = write_run(tmp_path / "fast", {2000: expert(0.5), 4000: expert(0.95), 6000: expert(1.0)})
+    slow = write_run(tmp_path / "slow", {2000: expert(0.1), 4000: expert(0.3)})  # stopped early
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        [
+            "learning_curves",
+            *("--name", "curves", "--title", "Curves", "--task", "hopper"),
+            *("--metric", "eval_return", "--at", "2000", "4000", "6000"),
+            *("--group", f"SAC={fast} {slow}"),
+        ],
+    )
+    learning_curves.main()
+
+    data = json.loads((results_dir / "curves.json").read_text())["SAC"]
+    assert data["at"]["2000"] == [[2000, pytest.approx(0.5)], [2000, pytest.approx(0.1)]]
+    assert data["at"]["6000"] == [[6000, pytest.approx(1.0)], None]
+    assert data["first_reaching"] == [4000, None]
+    assert data["last_logged"] == [6000, 4000]
+    row = next(
+        line
+        for line in (results_dir / "curves.md").read_text().splitlines()
+        if line.startswith("| SAC")
+    )
+    assert "| 0.30 (0.50, 0.10) |" in row  # median over the two runs, then each run
+    assert "4,000, not reached" in row
+
+
+def test_learning_curves_reject_a_directory_that_is_not_a_run(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match=r"no metrics\.csv"):
+        learning_curves.parse_group(f"SAC={tmp_path}")
+    with pytest.raises(SystemExit, match="LABEL=RUN_DIR"):
+        learning_curves.parse_group(str(tmp_path))
