@@ -28,12 +28,12 @@ flow policy from 5 trajectories on hopper and halfcheetah, 3 seeds (no target fi
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import statistics
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from benchmarks import learning_curves as curves
 from benchmarks.common import DATA_DIR, add_set_option, demos_path, diffil_train, sets_for
 from benchmarks.report import write_result
 from diffil.algorithms.methods import get_method
@@ -58,28 +58,12 @@ def offline(label: str) -> bool:
     return get_method(VARIANTS[label][0]).offline
 
 
-def periodic_evaluations(run: Path, task: str) -> list[tuple[int, float]]:
+def normalised_curve(run: Path, task: str) -> list[tuple[int, float]]:
     """(env steps, normalised return) of every periodic evaluation in the run's metrics.csv."""
-    path = run / "metrics.csv"
-    if not path.exists():
+    if not (run / "metrics.csv").exists():
         return []
     spec = get_task(task)
-    with path.open() as f:
-        return [
-            (int(float(row["env_steps"])), spec.normalized_score(float(row["eval_return"])))
-            for row in csv.DictReader(f)
-            if row.get("eval_return")
-        ]
-
-
-def return_at(run: Path, task: str, steps: int) -> tuple[int, float] | None:
-    """(env steps, normalised return) of the first periodic evaluation at >= ``steps``."""
-    return next(((at, r) for at, r in periodic_evaluations(run, task) if at >= steps), None)
-
-
-def first_reaching(run: Path, task: str, level: float) -> int | None:
-    """Env steps of the first periodic evaluation whose normalised return is >= ``level``."""
-    return next((at for at, r in periodic_evaluations(run, task) if r >= level), None)
+    return [(at, spec.normalized_score(v)) for at, v in curves.evaluations(run, "eval_return")]
 
 
 def run_one(job: tuple[str, str, int, int], args: argparse.Namespace) -> dict | None:
@@ -98,7 +82,8 @@ def run_one(job: tuple[str, str, int, int], args: argparse.Namespace) -> dict | 
         if not diffil_train(out, train_args, args.runs / f"{out.name}.log"):
             return None
     final = json.loads((out / "eval.json").read_text())
-    early = None if offline(label) else return_at(out, task, args.early)
+    curve = [] if offline(label) else normalised_curve(out, task)
+    early = curves.first_at_or_after(curve, args.early)
     row = {
         "task": task,
         "method": label,
@@ -111,7 +96,7 @@ def run_one(job: tuple[str, str, int, int], args: argparse.Namespace) -> dict | 
         "seconds": final["seconds"],
         "early_env_steps": early[0] if early else None,
         "early_normalized_return": early[1] if early else None,
-        "steps_to_0.9": None if offline(label) else first_reaching(out, task, 0.9),
+        "steps_to_0.9": curves.first_reaching(curve, 0.9),
     }
     print(json.dumps(row), flush=True)
     return row
