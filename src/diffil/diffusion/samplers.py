@@ -5,7 +5,8 @@
 - :func:`langevin_sample`: annealed Langevin dynamics over noise-conditional scores (reference
   002, the NCSN slides), using the same network: score(x, sigma) = -eps_theta / sigma.
 
-Every sampler takes ``denoiser(x_t, t, cond) -> eps`` (``t`` a (B,) tensor of step indices),
+Every sampler takes ``denoiser(x_t, t, cond)`` (``t`` a (B,) tensor of step indices), which
+predicts eps, x0 or v as ``prediction`` says (:mod:`diffil.diffusion.parameterization`),
 the initial noise ``x_T`` (so a caller fixes the randomness by passing it) and an optional
 generator for the noise drawn along the way. ``clip`` bounds the predicted clean sample, as
 diffusion policies do for actions scaled to [-1, 1].
@@ -19,6 +20,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from diffil.diffusion.parameterization import split_prediction
 from diffil.diffusion.rng import randn
 from diffil.diffusion.schedules import NoiseSchedule
 
@@ -38,9 +40,11 @@ def _steps_tensor(t: int, like: Tensor) -> Tensor:
     return torch.full((like.shape[0],), t, device=like.device, dtype=torch.long)
 
 
-def _predict_x0(x_t: Tensor, eps: Tensor, abar: float, clip: float | None) -> Tensor:
-    # x0_hat = (x_t - sqrt(1 - abar) eps) / sqrt(abar), the inverse of q_sample
-    x0 = (x_t - math.sqrt(1.0 - abar) * eps) / math.sqrt(abar)
+def _predict_x0(
+    x_t: Tensor, output: Tensor, abar: float, clip: float | None, prediction: str = "epsilon"
+) -> Tensor:
+    # epsilon: x0_hat = (x_t - sqrt(1 - abar) eps) / sqrt(abar), the inverse of q_sample
+    x0, _ = split_prediction(prediction, output, x_t, abar)
     return x0.clamp(-clip, clip) if clip is not None else x0
 
 
@@ -60,12 +64,20 @@ class PosteriorCoefficients:
         # the posterior variance beta~_t, DDPM's sigma_t^2
         self.var = [b * (1 - p) / (1 - a) for b, a, p in zip(betas, abars, prev, strict=True)]
 
-    def mean(self, x_t: Tensor, eps: Tensor, t: int, clip: float | None = None) -> Tensor:
-        """Posterior mean given x0_hat from ``eps`` (clipped to ``clip``); x0_hat itself at t = 0.
+    def mean(
+        self,
+        x_t: Tensor,
+        output: Tensor,
+        t: int,
+        clip: float | None = None,
+        prediction: str = "epsilon",
+    ) -> Tensor:
+        """Posterior mean given x0_hat from the network ``output`` (clipped to ``clip``); x0_hat
+        itself at t = 0.
 
-        Without clipping it equals Algorithm 2's 1/sqrt(alpha_t) (x_t - beta_t / sqrt(1 -
-        abar_t) eps) (reference 002)."""
-        x0 = _predict_x0(x_t, eps, self.abar[t], clip)
+        For an epsilon network without clipping it equals Algorithm 2's 1/sqrt(alpha_t) (x_t -
+        beta_t / sqrt(1 - abar_t) eps) (reference 002)."""
+        x0 = _predict_x0(x_t, output, self.abar[t], clip, prediction)
         return x0 if t == 0 else self.c0[t] * x0 + self.ct[t] * x_t
 
 
@@ -78,13 +90,15 @@ def ddpm_sample(
     *,
     clip: float | None = None,
     generator: torch.Generator | None = None,
+    prediction: str = "epsilon",
 ) -> Tensor:
     """Ancestral DDPM sampling (ref. 002, Algorithm 2), with sigma_t^2 the posterior variance,
     written through x0_hat so that ``clip`` can bound it."""
     x = x_T
     posterior = PosteriorCoefficients(schedule)
     for t in reversed(range(schedule.num_steps)):
-        mean = posterior.mean(x, denoiser(x, _steps_tensor(t, x), cond), t, clip)
+        output = denoiser(x, _steps_tensor(t, x), cond)
+        mean = posterior.mean(x, output, t, clip, prediction)
         x = mean if t == 0 else mean + math.sqrt(posterior.var[t]) * _noise_like(x, generator)
     return x
 
@@ -107,6 +121,7 @@ def ddim_sample(
     eta: float = 0.0,
     clip: float | None = None,
     generator: torch.Generator | None = None,
+    prediction: str = "epsilon",
 ) -> Tensor:
     """DDIM (Song et al., 2021) over ``sample_steps`` of the T steps.
 
@@ -118,11 +133,11 @@ def ddim_sample(
     steps = ddim_timesteps(schedule.num_steps, sample_steps)
     abars = schedule.alphas_cumprod.tolist()
     for i, t in enumerate(steps):
-        eps = denoiser(x, _steps_tensor(t, x), cond)
         abar = abars[t]
         abar_prev = abars[steps[i + 1]] if i + 1 < len(steps) else 1.0
-        x0 = _predict_x0(x, eps, abar, clip)
+        x0, eps = split_prediction(prediction, denoiser(x, _steps_tensor(t, x), cond), x, abar)
         if clip is not None:  # keep eps consistent with the clipped x0
+            x0 = x0.clamp(-clip, clip)
             eps = (x - math.sqrt(abar) * x0) / math.sqrt(1.0 - abar)
         sigma = eta * math.sqrt((1 - abar_prev) / (1 - abar) * (1 - abar / abar_prev))
         x = math.sqrt(abar_prev) * x0 + math.sqrt(max(1.0 - abar_prev - sigma**2, 0.0)) * eps
@@ -156,6 +171,7 @@ def langevin_sample(
     sigma_max: float = 10.0,
     clip: float | None = None,
     generator: torch.Generator | None = None,
+    prediction: str = "epsilon",
 ) -> Tensor:
     """Annealed Langevin dynamics (NCSN; reference 002) with the DDPM network's scores.
 
@@ -171,13 +187,20 @@ def langevin_sample(
     abars = schedule.alphas_cumprod.tolist()
     ts = langevin_levels(schedule, levels, sigma_max)
     sigmas = [math.sqrt((1 - abars[t]) / abars[t]) for t in ts]
+
+    def score(y: Tensor, t: int, sigma: float) -> Tensor:
+        x_t = y * math.sqrt(abars[t])
+        _, eps = split_prediction(
+            prediction, denoiser(x_t, _steps_tensor(t, y), cond), x_t, abars[t]
+        )
+        return -eps / sigma
+
     y = x_T * sigmas[0]
     for t, sigma in zip(ts, sigmas, strict=True):
         a = step_size * sigma**2
         for _ in range(steps_per_level):
-            score = -denoiser(y * math.sqrt(abars[t]), _steps_tensor(t, y), cond) / sigma
-            y = y + 0.5 * a * score + math.sqrt(a) * _noise_like(y, generator)
+            y = y + 0.5 * a * score(y, t, sigma) + math.sqrt(a) * _noise_like(y, generator)
     t, sigma_min = ts[-1], sigmas[-1]
-    score = -denoiser(y * math.sqrt(abars[t]), _steps_tensor(t, y), cond) / sigma_min
-    y = y + sigma_min**2 * score  # Tweedie: E[x0 | y]
+    score_min = score(y, t, sigma_min)
+    y = y + sigma_min**2 * score_min  # Tweedie: E[x0 | y]
     return y.clamp(-clip, clip) if clip is not None else y

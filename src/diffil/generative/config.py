@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from diffil.diffusion.flow import INTEGRATORS
+from diffil.diffusion.parameterization import PREDICTIONS
 from diffil.diffusion.samplers import SAMPLERS
+from diffil.diffusion.schedules import SCHEDULE_NAMES
 from diffil.errors import DiffilError
 
 OBJECTIVES = ("diffusion", "flow", "regression")
@@ -34,6 +36,8 @@ class GenerativePolicyConfig:
     exec_horizon: int = 4
     diffusion_steps: int = 100
     schedule: str = "cosine"
+    # what the diffusion network predicts: "epsilon", "sample" (x0) or "v_prediction"
+    prediction: str = "epsilon"
     sampler: str = "ddim"
     sample_steps: int = 10  # DDIM steps or ODE steps
     ddim_eta: float = 0.0
@@ -53,6 +57,16 @@ class GenerativePolicyConfig:
             )
         if objective == "regression" and self.network != "mlp":
             raise DiffilError("regression (MLP BC) needs network mlp", "set generative.network=mlp")
+        if self.prediction not in PREDICTIONS:
+            raise DiffilError(
+                f"unknown prediction {self.prediction!r}",
+                f"set generative.prediction to one of {', '.join(PREDICTIONS)}",
+            )
+        if self.schedule not in SCHEDULE_NAMES:
+            raise DiffilError(
+                f"unknown schedule {self.schedule!r}",
+                f"set generative.schedule to one of {', '.join(SCHEDULE_NAMES)}",
+            )
         samplers = {"diffusion": SAMPLERS, "flow": INTEGRATORS, "regression": (self.sampler,)}
         if self.sampler not in samplers[objective]:
             raise DiffilError(

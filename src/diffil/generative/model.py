@@ -2,8 +2,8 @@
 
 One module serves three objectives on the same data and network family:
 
-- ``diffusion`` (Diffusion Policy; reference 002, Algorithms 1-2 and DDIM): eps-prediction of
-  a noised action chunk given the observation history;
+- ``diffusion`` (Diffusion Policy; reference 002, Algorithms 1-2 and DDIM): denoising of a
+  noised action chunk given the observation history (predicting eps, x0 or v);
 - ``flow`` (flow-matching policy; reference 002, CFM loss): velocity of the linear path;
 - ``regression`` (MLP BC on chunks): the chunk itself by mean squared error, the baseline that
   averages the modes of a multimodal expert.
@@ -104,9 +104,12 @@ class ActionChunkModel(nn.Module):
 
     @classmethod
     def from_spec(cls, spec: dict[str, Any]) -> ActionChunkModel:
-        config = GenerativePolicyConfig(
-            **{k: tuple(v) if isinstance(v, list) else v for k, v in dict(spec["config"]).items()}
-        )
+        fields = {
+            k: tuple(v) if isinstance(v, list) else v for k, v in dict(spec["config"]).items()
+        }
+        # files written before the option existed hold epsilon networks, whatever the default is
+        fields.setdefault("prediction", "epsilon")
+        config = GenerativePolicyConfig(**fields)
         return cls(int(spec["obs_dim"]), int(spec["act_dim"]), str(spec["kind"]), config)
 
     def fit_normalization(self, obs: np.ndarray, actions: np.ndarray) -> None:
@@ -151,9 +154,15 @@ class ActionChunkModel(nn.Module):
             return (self.net(cond) - x1).pow(2).mean()
         if self.objective == "flow":
             return flow_matching_loss(self.denoise, x1, cond, generator=generator).mean()
-        # reference 002, Algorithm 1: ||eps - eps_theta(sqrt(abar) x0 + sqrt(1-abar) eps, t)||^2
+        # reference 002, Algorithm 1: ||eps - eps_theta(sqrt(abar) x0 + sqrt(1-abar) eps, t)||^2,
+        # or the same regression on x0 or v (generative.prediction)
         return noise_prediction_loss(
-            self.denoise, self.schedule, x1, cond=cond, generator=generator
+            self.denoise,
+            self.schedule,
+            x1,
+            cond=cond,
+            generator=generator,
+            prediction=self.config.prediction,
         ).mean()
 
     # -- sampling -------------------------------------------------------------------------------
@@ -200,10 +209,17 @@ class ActionChunkModel(nn.Module):
                 eta=cfg.ddim_eta,
                 clip=clip,
                 generator=generator,
+                prediction=cfg.prediction,
             )
         elif cfg.sampler == "ddpm":
             x = ddpm_sample(
-                self.denoise, self.schedule, noise, cond, clip=clip, generator=generator
+                self.denoise,
+                self.schedule,
+                noise,
+                cond,
+                clip=clip,
+                generator=generator,
+                prediction=cfg.prediction,
             )
         else:
             x = langevin_sample(
@@ -216,6 +232,7 @@ class ActionChunkModel(nn.Module):
                 step_size=cfg.langevin_step_size,
                 clip=clip,
                 generator=generator,
+                prediction=cfg.prediction,
             )
         return self.unscale_actions(x)
 
