@@ -65,7 +65,8 @@ def test_python_api_matches_cli(tmp_path):
 def test_quickstart_makes_data_trains_and_compares(tmp_path, capsys):
     info = diffil.quickstart(tmp_path, episodes=5, steps=2048, methods=("gail",), progress=False)
     assert info["statistics"]["success_rate"] == 1.0
-    assert (tmp_path / "pointmaze-umaze-5.hdf5").exists()
+    demos = diffil.load_dataset(tmp_path / "pointmaze-umaze-5.hdf5")
+    assert len(demos) == 5 and demos.task == "pointmaze-umaze"
     assert (tmp_path / "pointmaze-umaze-5.png").stat().st_size > 10_000
     assert (tmp_path / "learning_curves.png").stat().st_size > 10_000
     assert "| gail | pointmaze-umaze |" in info["comparison"]
@@ -75,10 +76,11 @@ def test_quickstart_makes_data_trains_and_compares(tmp_path, capsys):
         main(["compare", str(tmp_path / "runs" / "gail"), "--plot", str(tmp_path / "c.png")]) == 0
     )
     assert "| gail | pointmaze-umaze |" in capsys.readouterr().out
-    assert (tmp_path / "c.png").exists()
+    png = (tmp_path / "c.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
 
 
-def test_console_script_runs_as_a_process(tmp_path):
+def test_console_script_runs_as_a_process(tmp_path, capsys):
     result = subprocess.run(
         [sys.executable, "-m", "diffil.cli", "data", "info", str(tmp_path / "missing.npz")],
         capture_output=True,
@@ -88,3 +90,4 @@ def test_console_script_runs_as_a_process(tmp_path):
     assert result.returncode == 2
     assert result.stderr.startswith("diffil: error:") and "Traceback" not in result.stderr
     assert main(["tasks"]) == 0
+    assert "Hopper-v5" in capsys.readouterr().out

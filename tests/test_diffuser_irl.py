@@ -3,12 +3,14 @@ learned reward as a RewardFunction. Everything is tiny: a few seconds per test."
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 
 from diffil.data.trajectory import Trajectory, TrajectoryDataset
-from diffil.eval.reward_metrics import erc
+from diffil.eval.reward_metrics import erc, pearson_distance
 from diffil.planning import (
     Diffuser,
     DiffuserConfig,
@@ -19,6 +21,7 @@ from diffil.planning import (
     mmd2,
     train_diffuser_irl,
 )
+from diffil.planning.irl import median_bandwidth
 
 torch.set_num_threads(1)
 
@@ -98,8 +101,12 @@ def test_mmd_losses_train(loss: str) -> None:
     experts = diffuser.sample(torch.randn(16, OBS), guide=true_return, scale=2.0, generator=0)
     config = DiffuserIRLConfig(K=K, loss=loss, epochs=2, batch_size=8, hidden=(16,), scale=2.0)
     result = train_diffuser_irl(diffuser, experts[:, :K], config, progress=False)
-    assert result.bandwidth is not None and result.bandwidth > 0
+    median = median_bandwidth(diffuser.normalize(experts[:, :K]))  # the default: median heuristic
+    assert result.bandwidth == pytest.approx(median) and median > 0.1
     assert len(result.losses) == 2 and np.isfinite(result.losses).all()
+    option = "gauss_bandwidth" if loss == "mmd_gauss" else "matern_bandwidth"
+    given = dataclasses.replace(config, **{option: 0.7}, epochs=1)
+    assert train_diffuser_irl(diffuser, experts[:, :K], given, progress=False).bandwidth == 0.7
 
 
 def test_learned_reward_function_shape_erc_and_save_load(tmp_path) -> None:
@@ -120,15 +127,25 @@ def test_learned_reward_function_shape_erc_and_save_load(tmp_path) -> None:
     fn = result.reward.reward_function()
     out = fn(trajs[0].obs, trajs[0].actions, trajs[0].next_obs)
     assert out.shape == (12,) and out.dtype == np.float64
-    value = erc(fn, lambda o, a, n: o[:, 0] + o[:, 1], trajs)
-    assert 0.0 <= value <= 1.0
+    np.testing.assert_array_equal(fn(trajs[0].obs, trajs[0].actions, 0 * trajs[0].next_obs), out)
+    position = lambda o, a, n: o[:, 0] + o[:, 1]  # noqa: E731
+    ours = [fn(t.obs, t.actions, t.next_obs).sum() for t in trajs]
+    expected = pearson_distance(np.array(ours), np.array([t.obs[:, :2].sum() for t in trajs]))
+    assert erc(fn, position, trajs) == pytest.approx(expected, abs=1e-9)
     path = tmp_path / "reward.pt"
     result.reward.save(path)
     loaded = PlanReward.load(path)
     again = loaded.reward_function()(trajs[0].obs, trajs[0].actions, trajs[0].next_obs)
     np.testing.assert_allclose(again, out, rtol=1e-6)
     plans = diffuser.sample(torch.zeros(2, OBS), generator=0)
-    assert loaded(plans).shape == (2,)
+    step = loaded.reward_function()  # the plan return is the discounted sum of r(s, a)
+    per_step = np.stack([step(p[:, :OBS].numpy(), p[:, OBS:].numpy(), p[:, :OBS].numpy())
+                         for p in plans])  # fmt: skip
+    with torch.no_grad():
+        plan_returns = loaded(plans).numpy()
+    np.testing.assert_allclose(
+        plan_returns, per_step @ (config.gamma ** np.arange(H)), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_config_rejects_bad_values() -> None:

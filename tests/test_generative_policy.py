@@ -192,12 +192,14 @@ GEN_TINY = {
     "num_demos": 10,
     "bc": {"steps": 300, "batch_size": 64},
     "generative": {"hidden": [64, 64], "time_embed_dim": 16, "diffusion_steps": 20},
-    "eval": {"episodes": 2},
+    "eval": {"episodes": 10},
 }
 
 
 def test_diffusion_policy_run_resumes_evaluates_and_exports(tmp_path, capsys, monkeypatch):
     import csv
+
+    import onnxruntime
 
     from diffil.algorithms.offline import GenerativePolicyTrainer
     from diffil.algorithms.run import train
@@ -227,12 +229,24 @@ def test_diffusion_policy_run_resumes_evaluates_and_exports(tmp_path, capsys, mo
     assert np.mean(losses[-3:]) < np.mean(losses[:3])
     policy = Policy.load(result.policy_path)
     assert isinstance(policy, GenerativePolicy) and policy.metadata["method"] == "diffusion-policy"
-    assert 0.0 <= result.evaluation["success_rate"] <= 1.0
+    # 300 steps: 0.5-0.7 over seeds 0-4 (10 episodes); actions drawn at random reach 0.15
+    assert result.evaluation["success_rate"] >= 0.4
+    assert result.evaluation["episodes"] == 10
 
-    assert main(["eval", str(out), "--episodes", "2"]) in (0, None)
-    assert "success" in capsys.readouterr().out
-    assert main(["export", str(out), "--format", "onnx"]) in (0, None)
-    assert (out / "policy.onnx").exists()
+    capsys.readouterr()
+    assert main(["eval", str(out), "--episodes", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert "pointmaze-umaze" in printed and "success" in printed and "(2 episodes)" in printed
+    assert main(["export", str(out), "--format", "onnx"]) == 0
+    cfg = policy.model.config
+    rng = np.random.default_rng(0)
+    obs = rng.normal(size=(5, cfg.obs_horizon, policy.obs_dim)).astype(np.float32)
+    noise = rng.normal(size=(5, cfg.action_horizon, policy.act_dim)).astype(np.float32)
+    session = onnxruntime.InferenceSession(str(out / "policy.onnx"))
+    with torch.no_grad():
+        expected = policy.model.sample(torch.from_numpy(obs), torch.from_numpy(noise)).numpy()
+    got = session.run(None, {"obs_history": obs, "noise": noise})[0]
+    np.testing.assert_allclose(got, expected, atol=1e-4)
 
 
 def test_unet_flow_policy_trains_from_the_cli(tmp_path, capsys):
@@ -242,7 +256,7 @@ def test_unet_flow_policy_trains_from_the_cli(tmp_path, capsys):
     args = ["train", "flow-policy", "--task", "pointmaze-umaze", "--out", str(out), "--quiet"]
     sets = ["bc.steps=60", "num_demos=5", "generative.network=unet",
             "generative.unet_channels=[16,32]", "eval.episodes=1"]  # fmt: skip
-    assert main([*args, *(x for s in sets for x in ("--set", s))]) in (0, None)
+    assert main([*args, *(x for s in sets for x in ("--set", s))]) == 0
     policy = Policy.load(out / "policy.pt")
     assert policy.kind == "flow" and policy.model.config.network == "unet"
     code = main([*args[:4], "--out", str(tmp_path / "x"), "--set", "generative.sampler=ddim"])

@@ -182,6 +182,15 @@ def test_airl_on_sac_uses_the_actor_log_prob(tmp_path):
     obs, acts, next_obs, dones, _ = trainer.buffer.last(32)
     batch = trainer.batch(obs, acts, next_obs, dones)
     assert batch.log_prob is not None and torch.isfinite(batch.log_prob).all()
+    # log pi(a|s) of actions the actor itself draws, as SB3 reports it when drawing them
+    actor, policy = trainer.model.actor, trainer.model.policy
+    with torch.no_grad():
+        norm = torch.as_tensor(trainer.venv.normalize_obs(obs), dtype=torch.float32)
+        squashed, expected = actor.action_log_prob(norm)
+    drawn = trainer.batch(obs, policy.unscale_action(squashed.numpy()), next_obs, dones)
+    assert drawn.log_prob is not None
+    np.testing.assert_allclose(drawn.log_prob.numpy(), expected.numpy(), rtol=1e-4, atol=1e-3)
+    assert not np.allclose(batch.log_prob.numpy(), expected.numpy(), atol=0.1)
 
 
 def test_sac_run_writes_a_complete_run_directory_and_resumes(tmp_path, monkeypatch, capsys):

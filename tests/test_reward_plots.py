@@ -54,7 +54,19 @@ def test_sine_toy_writes_png_and_json(sine_result: tuple[Path, dict]) -> None:
     assert saved["settings"]["updates"] == 800
     for name in ("gail", "drail"):
         for key in ("max_slope_curve", "max_slope_grid", "reward_range", "max_slope_curve_rel"):
-            assert math.isfinite(saved[name][key]) and saved[name][key] >= 0, (name, key)
+            assert math.isfinite(saved[name][key]), (name, key)
+
+
+def test_drail_reward_is_smoother_than_gails(sine_result: tuple[Path, dict]) -> None:
+    """DRAIL's claim on its sine toy: its reward changes far less steeply than GAIL's.
+
+    Measured at 800 updates, seeds 0-4, DRAIL/GAIL ratios of the largest slope: along the curve
+    0.07-0.15, over the grid 0.10-0.18, along the curve over each reward's range 0.22-0.38.
+    """
+    gail, drail = sine_result[1]["gail"], sine_result[1]["drail"]
+    assert drail["max_slope_curve"] < 0.5 * gail["max_slope_curve"]
+    assert drail["max_slope_grid"] < 0.5 * gail["max_slope_grid"]
+    assert drail["max_slope_curve_rel"] < 0.7 * gail["max_slope_curve_rel"]
 
 
 @pytest.mark.parametrize("name", ["gail", "drail"])

@@ -55,7 +55,9 @@ def test_short_run_writes_a_complete_run_directory(tmp_path, monkeypatch):
     assert logged[-1]["eval_success"] != ""
     assert result.env_steps == 1024
     evaluation = json.loads((out / "eval.json").read_text())
-    assert 0.0 <= evaluation["success_rate"] <= 1.0
+    assert evaluation == {**evaluation, **result.evaluation}  # the run's final evaluation
+    assert evaluation["episodes"] == 2 and evaluation["env_steps"] == 1024
+    assert evaluation["success_rate"] == evaluation["return_mean"]  # sparse: return 1 on success
     policy = Policy.load(out / "policy.pt")
     assert policy.metadata["method"] == "drail" and policy.predict(np.zeros(6)).shape == (2,)
     # no SB3 log folders or gymnasium-robotics maze XMLs left in the temporary directory

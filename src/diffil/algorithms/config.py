@@ -58,13 +58,28 @@ class BCConfig:
 
 @dataclass(kw_only=True)
 class EvalConfig:
+    """Periodic and final evaluation of the policy during a run."""
+
     every: int = 25_000  # environment steps between evaluations during training
-    episodes: int = 20
+    episodes: int = 20  # episodes per evaluation (the final one included)
 
 
 @dataclass(kw_only=True)
 class TrainConfig:
-    """Everything a training run needs; ``config.yaml`` of a run directory is this, as YAML."""
+    """Everything a training run needs; ``config.yaml`` of a run directory is this, as YAML.
+
+    Attributes:
+        method: a name of ``diffil methods`` (``drail``, ``gail``, ``bc``, ...).
+        task: a name of ``diffil tasks`` (``pointmaze-umaze``, ``hopper``, ...).
+        steps: environment steps of online methods (offline ones use ``bc.steps``).
+        seed: seed of the networks, the environments and the demonstrations made for the run.
+        n_envs: vectorised environments of PPO (SAC has ``sac.n_envs``).
+        device: ``cpu`` or ``cuda`` for the networks.
+        num_demos: demonstrations used: the first ``num_demos`` of ``demos``, or how many the
+            scripted expert makes.
+        noise: reset-noise scale of the task variant (1 = the environment's default).
+        coverage: fraction of the maze's free cells demonstrations start and end in (1 = all).
+    """
 
     method: str
     task: str
