@@ -8,9 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from diffil.datasets import SHIPPED_DIR
 from diffil.envs.registry import get_task
 
-DATA_DIR = Path("data")
+DATA_DIR = SHIPPED_DIR  # diffil's shipped demonstrations, <task>.hdf5
 
 # `diffil train` (and eval) subprocesses: one torch/BLAS thread each, so runs can go side by side.
 DIFFIL = [sys.executable, "-m", "diffil.cli"]

@@ -5,13 +5,16 @@ and 300k env steps.
         [--methods drail-sac diffail-sac gail-sac smiling smiling-obs bc diffusion-policy
         flow-policy] [--trajectories 1 5] [--seeds 0 1 2] [--parallel 2]
 
-Each run is `diffil train METHOD --task TASK --demos DATA/TASK.hdf5 --set num_demos=K --seed S
+Each run is `diffil train METHOD --task TASK --demos DATA_DIR/TASK.hdf5 --set num_demos=K --seed S
 --steps 300000 --set eval.every=25000` (the adversarial methods with `--rl sac`; `smiling-obs`
 is SMILING with `--obs-only`), one torch thread per run, ``--parallel`` runs at a time. The
-demonstrations are the first K trajectories of ``data/<task>.hdf5``, made with
+demonstrations are the first K trajectories of the shipped ``src/diffil/datasets/<task>.hdf5``,
+made with
 
     diffil expert train --task hopper
-    diffil collect --task hopper --expert experts/hopper-s0 --episodes 25 --out data/hopper.hdf5
+    diffil collect --task hopper --expert experts/hopper-s0 --episodes 25 --out hopper.hdf5
+
+and then moved there.
 
 The return at 100k steps is the periodic evaluation logged in the run's metrics.csv at that step;
 the one at 300k is the final evaluation (eval.json). Both average ``eval.episodes`` episodes.
@@ -38,6 +41,7 @@ from benchmarks.common import DATA_DIR, add_set_option, demos_path, diffil_train
 from benchmarks.report import write_result
 from diffil.algorithms.methods import get_method
 from diffil.envs.registry import get_task
+from diffil.utils.paths import shown_path
 
 # label -> (diffil method, extra `diffil train` arguments)
 VARIANTS: dict[str, tuple[str, list[str]]] = {
@@ -214,7 +218,8 @@ def main() -> None:
         )
         table = (
             f"Seeds {seeds} (see the per-seed columns); demonstrations: the first K trajectories "
-            f"of `{args.data_dir / f'{task}.hdf5'}`; online methods {args.steps:,} env steps, "
+            f"of `{shown_path(args.data_dir / f'{task}.hdf5')}`; online methods {args.steps:,} "
+            "env steps, "
             f"evaluated every {args.eval_every:,}. {how}."
             + (f" Overrides: {', '.join(args.sets)}." if args.sets else "")
             + f" Normalised return = (return - random) / (expert - random), with random "

@@ -6,8 +6,8 @@
 Normalised return = (return - random) / (expert - random). The random score is the median over
 seeds of the mean return of ``--episodes`` episodes of uniformly random actions on the v5
 environment. The expert score is the mean return of the shipped demonstrations
-(``data/<task>.hdf5``, what an imitator is asked to match); the expert policy's own evaluation
-return, recorded in the dataset's provenance, is listed beside it. The figures go into
+(``src/diffil/datasets/<task>.hdf5``, what an imitator is asked to match); the expert policy's own
+evaluation return, recorded in the dataset's provenance, is listed beside it. The figures go into
 ``diffil/envs/locomotion.py`` by hand, citing this file; tasks without shipped data keep D4RL's.
 """
 

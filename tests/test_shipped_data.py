@@ -1,4 +1,5 @@
-"""Demonstration sets shipped under data/: they load, validate and match their provenance."""
+"""Demonstration sets shipped with the package (diffil/datasets): they load, validate and match
+their provenance."""
 
 from __future__ import annotations
 
@@ -8,10 +9,16 @@ import numpy as np
 import pytest
 
 import diffil
+from diffil.datasets import SHIPPED_DIR
 from diffil.envs import get_task
 
-DATA = Path(__file__).resolve().parents[1] / "data"
-SHIPPED = sorted(DATA.glob("*.hdf5"))
+SHIPPED = sorted(SHIPPED_DIR.glob("*.hdf5"))
+
+
+def test_the_locomotion_demonstrations_ship_and_install_with_the_package():
+    assert [p.stem for p in SHIPPED] == ["halfcheetah", "hopper", "walker2d"]
+    text = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
+    assert '"datasets/*.hdf5"' in text  # package data: installed, not only in a checkout
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from diffil import api
-from diffil.envs.registry import get_task, list_tasks
+from diffil.envs.registry import get_task, list_tasks, restore_task
 from diffil.errors import DiffilError
 
 console = Console()
@@ -181,12 +181,19 @@ def methods() -> None:
 
 @app.command()
 @click.argument("method", required=False)
-@click.option("--task", "-t", default=None, help="Task name (see `diffil tasks`).")
+@click.option(
+    "--task",
+    "-t",
+    default=None,
+    help="Task name (see `diffil tasks`), gym:ENV_ID for any gymnasium environment, or "
+    "module:name for one that module registers (default: the one --demos names).",
+)
 @click.option(
     "--demos",
     type=click.Path(path_type=Path),
     default=None,
-    help="Demonstrations (default: the task's scripted expert makes them).",
+    help="Demonstrations: diffil HDF5/npz, or a Minari dataset (file or folder) "
+    "(default: the task's shipped demonstrations, or its scripted expert makes them).",
 )
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Environment steps.")
 @click.option("--seed", type=int, default=None, help="Random seed (default 0).")
@@ -238,9 +245,10 @@ def train(
     from diffil.algorithms.config import parse_overrides
     from diffil.algorithms.run import train as run_training
 
-    if resume is None and (method is None or task is None):
+    if resume is None and (method is None or (task is None and demos is None)):
         raise DiffilError(
-            "train needs METHOD and --task", "e.g. diffil train drail --task pointmaze-umaze"
+            "train needs METHOD and --task (or --demos that name their environment)",
+            "e.g. diffil train drail --task pointmaze-umaze",
         )
     if resume is not None and (method or task or demos or settings or rl or obs_only):
         raise DiffilError(
@@ -333,7 +341,9 @@ def evaluate(
     name = task or policy.metadata.get("task")
     if not name:
         raise DiffilError("the policy does not say which task it is for", "pass --task", run)
-    spec = get_task(name, noise=noise)
+    # a gym: task comes back from the env spec its policy recorded (arguments, registration)
+    env_spec = None if task else policy.metadata.get("env_spec")
+    spec = restore_task(name, env_spec, noise=noise)
     if (spec.obs_dim, spec.act_dim) != (policy.obs_dim, policy.act_dim):
         raise DiffilError(
             f"policy dims ({policy.obs_dim}, {policy.act_dim}) do not match task {name!r} "

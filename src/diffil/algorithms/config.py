@@ -282,7 +282,10 @@ def resolve_config(method: str, task: str, overrides: dict[str, Any] | None = No
     from diffil.envs.registry import get_task
 
     family, family_per_method = _split_method_sections("families", get_task(task).family)
-    task_preset, task_per_method = _split_method_sections("tasks", task)
+    # qualified names (gym:ENV_ID, module:name) have no preset file: their family's applies
+    task_preset, task_per_method = (
+        ({}, {}) if ":" in task else _split_method_sections("tasks", task)
+    )
     data: dict[str, Any] = {"method": method, "task": task}
     data = deep_merge(data, family)
     data = deep_merge(data, task_preset)

@@ -7,12 +7,19 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+
 from diffil.algorithms.config import TrainConfig, deep_merge, resolve_config
 from diffil.algorithms.methods import get_method
-from diffil.algorithms.trainer import OnlineTrainer, Trainer, TrainResult
+from diffil.algorithms.trainer import DEMOS_FILE, OnlineTrainer, Trainer, TrainResult
+from diffil.data.io import load_dataset
+from diffil.data.minari_format import read_metadata
 from diffil.data.trajectory import TrajectoryDataset
-from diffil.envs.registry import get_task
+from diffil.datasets import shipped_demonstrations, shipped_path
+from diffil.envs.registry import TaskSpec, get_task, restore_task
+from diffil.errors import DiffilError
 from diffil.runs.run_dir import RunDirectory, default_run_path
+from diffil.utils.paths import shown_path
 
 
 def trainer_for(
@@ -47,7 +54,9 @@ def train(
     """Train ``method`` on ``task`` into a run directory, or continue one with ``resume``.
 
     ``overrides`` is a nested dict of config fields (e.g. ``{"ppo": {"n_steps": 128}}``);
-    ``demos`` a dataset path or object (default: the task's scripted expert makes them).
+    ``demos`` a dataset path or object (default: the demonstrations diffil ships for the task,
+    else its scripted expert makes them). ``task`` may be omitted when ``demos`` names its
+    environment (a Minari dataset's env spec, or diffil's provenance).
     ``rl`` picks the RL backbone of reward-learning methods (``ppo`` or ``sac``; default: the
     method's preset, else ppo); ``n_envs`` sets ``sac.n_envs`` when it is SAC. ``obs_only``
     makes the reward model read states only (learning from observations).
@@ -56,14 +65,19 @@ def train(
         with RunDirectory.open(resume) as run:  # the lock is released however training ends
             run.lock()
             config = run.read_config()
+            saved = run.path / DEMOS_FILE
+            if saved.exists():  # a gym: task made from a dataset's env spec is made again
+                restore_task(config.task, read_metadata(saved).get("env_spec"))
             if steps is not None and steps != config.steps:  # allow extending a finished run
                 config.steps = steps
                 run.config_path.write_text(config.to_yaml())
             return trainer_for(config, run, progress).learn()
-    if method is None or task is None:
-        raise TypeError("train() needs method and task (or resume)")
-    get_method(method)
-    get_task(task)
+    if method is None or (task is None and demos is None):
+        raise TypeError("train() needs method and task (or demos that name it, or resume)")
+    uses_demos = get_method(method).uses_demos
+    if task is None:
+        task = _task_of_demos(demos)
+    spec = get_task(task)
     given = {
         "steps": steps,
         "seed": seed,
@@ -77,6 +91,9 @@ def train(
     config = resolve_config(method, task, deep_merge(overrides or {}, cli))
     if n_envs is not None and config.rl == "sac":
         config.sac.n_envs = n_envs
+    if demos is None and config.demos is None and uses_demos:
+        shipped = _default_demonstrations(spec, config.num_demos, progress)
+        config.demos = None if shipped is None else str(shipped)
     path = Path(out) if out else default_run_path(config)
     existed = path.exists()
     dataset = demos if isinstance(demos, TrajectoryDataset) else None
@@ -89,3 +106,41 @@ def train(
                 path.mkdir()
             raise
         return trainer.learn()
+
+
+def _task_of_demos(demos: str | PathLike | TrajectoryDataset) -> str:
+    """The task the demonstrations name (diffil's provenance or a Minari env spec)."""
+    dataset = demos if isinstance(demos, TrajectoryDataset) else load_dataset(demos)
+    if not dataset.task:
+        raise DiffilError(
+            "the demonstrations do not say which environment they were recorded on (no "
+            "env_spec or diffil task in their metadata)",
+            "pass --task (a task name, or gym:ENV_ID)",
+            None if isinstance(demos, TrajectoryDataset) else demos,
+        )
+    return dataset.task
+
+
+def _default_demonstrations(task: TaskSpec, num_demos: int, progress: bool) -> Path | None:
+    """The demonstrations diffil ships for ``task`` (announced in one line); None when the
+    task's scripted expert makes them; a one-line error when there are neither."""
+    from diffil.experts import has_scripted_expert
+
+    path = shipped_demonstrations(task.name)
+    if path is None:
+        if has_scripted_expert(task):
+            return None
+        stem = task.file_stem
+        raise DiffilError(
+            f"task {task.name!r} has no demonstrations: no --demos, no scripted expert, and "
+            f"no shipped demonstrations at {shipped_path(task.name)}",
+            f"pass --demos FILE (diffil HDF5/npz or a Minari dataset), or make them: diffil "
+            f"expert train --task {task.name}, then diffil collect --task {task.name} --expert "
+            f"experts/{stem}-s0 --episodes 25 --out {stem}.hdf5",
+        )
+    if progress:
+        episodes = min(num_demos, int(read_metadata(path).get("total_episodes", num_demos)))
+        Console(highlight=False, soft_wrap=True).print(
+            f"using the shipped demonstrations {shown_path(path)} ({episodes} episodes)"
+        )
+    return path

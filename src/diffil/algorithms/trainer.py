@@ -35,6 +35,7 @@ from diffil.algorithms.methods import Method, get_method
 from diffil.data.collect import collect_demonstrations
 from diffil.data.io import load_dataset, save_dataset
 from diffil.data.trajectory import TrajectoryDataset, Transitions
+from diffil.envs.gymnasium_tasks import GYM_PREFIX
 from diffil.envs.registry import TaskSpec, get_task
 from diffil.errors import DiffilError
 from diffil.eval.evaluate import evaluate_policy
@@ -185,7 +186,12 @@ class Trainer:
         )
 
     def policy_metadata(self) -> dict[str, Any]:
-        return {"method": self.config.method, "task": self.config.task, "seed": self.config.seed}
+        meta = {"method": self.config.method, "task": self.config.task, "seed": self.config.seed}
+        if self.config.task.startswith(GYM_PREFIX):  # lets `diffil eval` make its env again
+            env_spec = self.task.raw_env_spec()
+            if env_spec is not None:
+                meta["env_spec"] = env_spec.to_json()
+        return meta
 
 
 def format_evaluation(result: dict[str, float]) -> str:

@@ -23,7 +23,7 @@ import h5py
 import numpy as np
 
 from diffil.data.trajectory import Trajectory, TrajectoryDataset
-from diffil.envs.registry import TaskSpec, get_task, task_for_env_id
+from diffil.envs.registry import TaskSpec, restore_task, task_for_env_spec
 from diffil.errors import DiffilError
 
 MAIN_FILE = "main_data.hdf5"
@@ -66,14 +66,17 @@ def _spaces_and_spec(dataset: TrajectoryDataset, task: TaskSpec | None) -> dict[
         }
     env = task.make_env()
     try:
-        raw_env = env.unwrapped
+        # observations are written raw (dicts) when the task can unflatten them, else flat
+        stored = env.unwrapped if task.unflatten_obs is not None else env
         out = {
-            "observation_space": json.dumps(_space_json(raw_env.observation_space)),
+            "observation_space": json.dumps(_space_json(stored.observation_space)),
             "action_space": json.dumps(_space_json(env.action_space)),
         }
     finally:
         env.close()
-    out["env_spec"] = task.raw_env_spec().to_json()
+    env_spec = task.raw_env_spec()
+    if env_spec is not None:
+        out["env_spec"] = env_spec.to_json()
     if task.reference is not None:
         out["ref_min_score"] = task.reference.random_return
         out["ref_max_score"] = task.reference.expert_return
@@ -156,16 +159,23 @@ def _locate(path: Path) -> tuple[Path, dict[str, Any]]:
     return path, json.loads(text) if text is not None else {}
 
 
+def read_metadata(path: Path) -> dict[str, Any]:
+    """The Minari metadata of a dataset root, its data folder, or an hdf5 file ({} if none)."""
+    return _locate(path)[1]
+
+
 def _task_of(metadata: dict[str, Any], task: TaskSpec | None) -> TaskSpec | None:
+    """The task a dataset names: diffil's provenance (with its env spec for ``gym:`` tasks),
+    else the environment of Minari's env spec."""
     if task is not None:
         return task
     diffil_meta = metadata.get("diffil") or {}
-    if diffil_meta.get("task"):
-        variant = diffil_meta.get("variant") or {}
-        return get_task(diffil_meta["task"], **variant)
-    if metadata.get("env_spec"):
-        env_id = json.loads(metadata["env_spec"]).get("id", "")
-        return task_for_env_id(env_id)
+    name = diffil_meta.get("task")
+    env_spec = metadata.get("env_spec")
+    if name:
+        return restore_task(name, env_spec, **(diffil_meta.get("variant") or {}))
+    if env_spec:
+        return task_for_env_spec(env_spec)
     return None
 
 
@@ -181,10 +191,16 @@ def read_minari(path: Path, task: TaskSpec | None = None) -> TrajectoryDataset:
             group = h5[name]
             obs = group["observations"]
             if isinstance(obs, h5py.Group):
-                if task is None or task.flatten_obs is None:
+                if task is None:
                     raise DiffilError(
                         "observations are dicts but the dataset does not say which task it is for",
                         "pass the task (--task) so diffil can flatten them",
+                    )
+                if task.flatten_obs is None:
+                    raise DiffilError(
+                        f"observations are dicts ({', '.join(obs)}) but task {task.name!r} "
+                        "observes flat vectors",
+                        "pass the task these demonstrations were recorded on",
                     )
                 observations = task.flatten_obs({k: obs[k][()] for k in obs})
             else:

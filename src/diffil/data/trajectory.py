@@ -2,9 +2,9 @@
 
 Layout follows Minari's: an episode of ``T`` steps has ``T + 1`` observations (the last one is the
 observation after the final action), ``T`` actions, and per-step ``terminations`` / ``truncations``
-flags. Per-step infos (``success`` for goal tasks) are arrays of length ``T``, aligned with actions.
-Observations and actions are flat float vectors; goal-conditioned dict observations are flattened
-by the task (see :mod:`diffil.envs`).
+flags. Per-step infos (``success`` or ``is_success`` for goal tasks) are arrays of length ``T``,
+aligned with actions. Observations and actions are flat float vectors; goal-conditioned dict
+observations are flattened by the task (see :mod:`diffil.envs`).
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from diffil.envs.task import SUCCESS_INFO_KEYS
 
 
 @dataclass
@@ -67,10 +69,12 @@ class Trajectory:
 
     @property
     def success(self) -> bool | None:
-        """Whether the task's success flag was ever raised; None for tasks without one."""
-        if "success" not in self.infos:
+        """Whether the success flag (``info["success"]`` or ``info["is_success"]``) was ever
+        raised; None for tasks without one."""
+        key = next((k for k in SUCCESS_INFO_KEYS if k in self.infos), None)
+        if key is None:
             return None
-        return bool(np.any(self.infos["success"]))
+        return bool(np.any(self.infos[key]))
 
     def slice(self, start: int, stop: int) -> Trajectory:
         """Steps ``start:stop`` as a trajectory of their own (observations ``start:stop+1``)."""

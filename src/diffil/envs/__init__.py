@@ -1,6 +1,7 @@
 """Task registry and environment wrappers."""
 
-from diffil.envs.maze import MazeLayout, flatten_goal_observation, unflatten_goal_observation
+from diffil.envs.maze import MazeLayout, unflatten_goal_observation
+from diffil.envs.observations import flatten_goal_observation
 from diffil.envs.registry import (
     ReferenceScores,
     TaskSpec,
@@ -8,6 +9,7 @@ from diffil.envs.registry import (
     list_tasks,
     register_task,
     task_for_env_id,
+    task_for_env_spec,
 )
 
 __all__ = [
@@ -19,5 +21,6 @@ __all__ = [
     "list_tasks",
     "register_task",
     "task_for_env_id",
+    "task_for_env_spec",
     "unflatten_goal_observation",
 ]

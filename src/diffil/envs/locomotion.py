@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gymnasium as gym
 
-from diffil.envs.registry import ReferenceScores, TaskSpec, register_task
+from diffil.envs.task import ReferenceScores, TaskSpec
 
 # Random and expert returns. diffil's own (v5 envs): random = uniform random actions, expert =
 # mean return of the shipped demonstrations, both from benchmarks/locomotion_reference.py. Tasks
@@ -32,17 +32,18 @@ def _build_locomotion(spec: TaskSpec, evaluation: bool = False, render_mode: str
     )
 
 
-def register_locomotion_tasks() -> None:
-    for name, (env_id, reset_noise, reference) in LOCOMOTION.items():
-        register_task(
-            TaskSpec(
-                name=name,
-                env_id=env_id,
-                family="locomotion",
-                max_episode_steps=1000,
-                builder=_build_locomotion,
-                env_kwargs={"reset_noise_scale": reset_noise},
-                reference=reference,
-                description=f"{env_id}, MuJoCo locomotion, 1000-step episodes",
-            )
+def locomotion_tasks() -> list[TaskSpec]:
+    """The built-in MuJoCo locomotion tasks."""
+    return [
+        TaskSpec(
+            name=name,
+            env_id=env_id,
+            family="locomotion",
+            max_episode_steps=1000,
+            builder=_build_locomotion,
+            env_kwargs={"reset_noise_scale": reset_noise},
+            reference=reference,
+            description=f"{env_id}, MuJoCo locomotion, 1000-step episodes",
         )
+        for name, (env_id, reset_noise, reference) in LOCOMOTION.items()
+    ]

@@ -22,7 +22,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from diffil.envs.registry import ReferenceScores, TaskSpec, register_task
+from diffil.envs.observations import FlattenGoalObservation, flatten_goal_observation
+from diffil.envs.task import ReferenceScores, TaskSpec
 
 _POSITION_NOISE_RANGE = 0.25  # gymnasium-robotics' default reset/goal noise, in cell units
 # The cells of a coverage subset are drawn once with this seed, so every run of a variant (and
@@ -83,28 +84,6 @@ class MazeLayout:
                     h = self.scaling / 2
                     out.append((cx - h, cy - h, self.scaling, self.scaling))
         return out
-
-
-class FlattenGoalObservation(gym.ObservationWrapper):
-    """Dict goal observation -> flat ``(observation..., desired_goal...)`` float64 vector."""
-
-    def __init__(self, env: gym.Env):
-        super().__init__(env)
-        spaces = env.observation_space.spaces
-        self._obs_dim = spaces["observation"].shape[0]
-        self._goal_dim = spaces["desired_goal"].shape[0]
-        dim = self._obs_dim + self._goal_dim
-        self.observation_space = gym.spaces.Box(-np.inf, np.inf, (dim,), np.float64)
-
-    def observation(self, observation: dict[str, np.ndarray]) -> np.ndarray:
-        return flatten_goal_observation(observation)
-
-
-def flatten_goal_observation(observation: dict[str, np.ndarray]) -> np.ndarray:
-    """Works on single observations and on (T, ·) stacks alike."""
-    return np.concatenate(
-        [np.asarray(observation["observation"]), np.asarray(observation["desired_goal"])], axis=-1
-    ).astype(np.float64)
 
 
 def unflatten_goal_observation(flat: np.ndarray) -> dict[str, np.ndarray]:
@@ -184,20 +163,21 @@ MAZES = {
 }
 
 
-def register_maze_tasks() -> None:
-    for name, (env_id, horizon, reference) in MAZES.items():
-        register_task(
-            TaskSpec(
-                name=name,
-                env_id=env_id,
-                family="maze",
-                max_episode_steps=horizon,
-                builder=_build_maze,
-                env_kwargs={"continuing_task": False, "reward_type": "sparse"},
-                success_key="success",
-                flatten_obs=flatten_goal_observation,
-                unflatten_obs=unflatten_goal_observation,
-                reference=reference,
-                description=f"{env_id}, goal-conditioned point mass; ends on reaching the goal",
-            )
+def maze_tasks() -> list[TaskSpec]:
+    """The built-in maze tasks."""
+    return [
+        TaskSpec(
+            name=name,
+            env_id=env_id,
+            family="maze",
+            max_episode_steps=horizon,
+            builder=_build_maze,
+            env_kwargs={"continuing_task": False, "reward_type": "sparse"},
+            success_key="success",
+            flatten_obs=flatten_goal_observation,
+            unflatten_obs=unflatten_goal_observation,
+            reference=reference,
+            description=f"{env_id}, goal-conditioned point mass; ends on reaching the goal",
         )
+        for name, (env_id, horizon, reference) in MAZES.items()
+    ]

@@ -1,162 +1,117 @@
-"""Tasks by name: environment id, wrappers, horizon, success metric and reference scores.
+"""Tasks by name: the built-in tasks, users' tasks, and ``gym:ENV_ID`` on any gymnasium id.
 
 A :class:`TaskSpec` is everything diffil needs to know about a task. The CLI, the benchmark runner
-and the Python API all look tasks up here, so they accept the same names. Variants for the
-generalisation studies (reset-noise scale, maze start/goal coverage) are derived with
-:meth:`TaskSpec.variant` and carry their settings into dataset provenance.
+and the Python API all look tasks up here, so they accept the same names:
+
+* a built-in name (``hopper``, ``pointmaze-umaze``; ``diffil tasks`` lists them);
+* a name given to :func:`register_task` in this process, or ``module:name`` for one that
+  ``module`` registers when imported (how the CLI finds a user's task);
+* ``gym:ENV_ID`` or ``gym:module:ENV_ID``: any registered gymnasium environment with a
+  continuous action space (:mod:`diffil.envs.gymnasium_tasks`).
+
+Variants for the generalisation studies (reset-noise scale, maze start/goal coverage) are derived
+with :meth:`TaskSpec.variant` and carry their settings into dataset provenance.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
-import functools
-import threading
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+import importlib
+from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
 
-from diffil.envs.fixed_horizon import FixedHorizon
+from diffil.envs import gymnasium_tasks
+from diffil.envs.gymnasium_tasks import GYM_PREFIX
+from diffil.envs.locomotion import locomotion_tasks
+from diffil.envs.maze import maze_tasks
+from diffil.envs.task import ReferenceScores, TaskSpec
 from diffil.errors import DiffilError
 
+__all__ = [
+    "ReferenceScores",
+    "TaskSpec",
+    "get_task",
+    "list_tasks",
+    "register_task",
+    "restore_task",
+    "task_for_env_id",
+    "task_for_env_spec",
+]
 
-@dataclass(frozen=True)
-class ReferenceScores:
-    """Returns of a random and an expert policy, for normalised scores (D4RL convention)."""
-
-    random_return: float
-    expert_return: float
-    source: str = ""
-
-    def normalize(self, episode_return: float) -> float:
-        return (episode_return - self.random_return) / (self.expert_return - self.random_return)
+_BUILTIN: dict[str, TaskSpec] = {t.name: t for t in (*maze_tasks(), *locomotion_tasks())}
+_TASKS: dict[str, TaskSpec] = dict(_BUILTIN)  # built-in and registered by name
+# tasks found by a qualified name (gym:..., module:name), made on first use
+_RESOLVED: dict[str, TaskSpec] = {}
 
 
-@dataclass(frozen=True)
-class TaskSpec:
-    """A named task. Build environments with :meth:`make_env`.
+def register_task(
+    task: str | TaskSpec,
+    make_env: Callable[..., gym.Env] | None = None,
+    *,
+    max_episode_steps: int | None = None,
+    success_key: str | None = None,
+    reference: ReferenceScores | tuple[float, float] | None = None,
+    description: str = "",
+    replace: bool = False,
+) -> TaskSpec:
+    """Make a task of your own environment (and wrappers) usable by name, like a built-in one.
 
-    ``builder`` receives the spec and returns the wrapped environment; it is where each family of
-    tasks (mazes, locomotion) applies its own wrappers, so the registry stays generic.
+    ``make_env()`` returns a fresh environment (called as ``make_env(render_mode=...)`` when a
+    video is rendered). Its action space must be a continuous Box; dict observations are
+    flattened. ``max_episode_steps`` defaults to the environment's own time limit (else 1000),
+    ``success_key`` to ``"success"`` or ``"is_success"`` when the environment reports it in its
+    infos, and ``reference`` = ``(random_return, expert_return)`` gives normalised scores::
+
+        import gymnasium as gym
+        import diffil
+
+        def make_env():
+            return gym.wrappers.ClipAction(gym.make("Pendulum-v1"))
+
+        diffil.register_task("clipped-pendulum", make_env, reference=(-1200.0, -150.0))
+        diffil.train("bc", "clipped-pendulum", demos="pendulum.hdf5")
+
+    For the ``diffil`` command, register the task in a module and name it ``module:name``
+    (``--task my_package.tasks:clipped-pendulum``): diffil imports the module first. A
+    :class:`TaskSpec` may be passed instead of a name and factory. Returns the task.
     """
-
-    name: str
-    env_id: str
-    family: str
-    max_episode_steps: int
-    builder: Callable[..., gym.Env] = field(repr=False, compare=False)
-    env_kwargs: Mapping[str, Any] = field(default_factory=dict)
-    success_key: str | None = None
-    reference: ReferenceScores | None = None
-    description: str = ""
-    noise: float = 1.0
-    coverage: float = 1.0
-    # For tasks whose environment observes a dict (goal-conditioned mazes): raw <-> flat vectors.
-    # Datasets in Minari's layout store the raw form, so other tools see the real environment's.
-    flatten_obs: Callable[[Any], Any] | None = field(default=None, repr=False, compare=False)
-    unflatten_obs: Callable[[Any], Any] | None = field(default=None, repr=False, compare=False)
-
-    def variant(self, *, noise: float | None = None, coverage: float | None = None) -> TaskSpec:
-        """The same task with a different reset-noise scale or maze start/goal coverage.
-
-        ``noise`` multiplies the environment's own reset noise (1.0 = default, 0 = deterministic
-        resets). ``coverage`` (mazes only) is the fraction of free cells from which demonstration
-        starts and goals are drawn; evaluation environments always use every cell.
-        """
-        noise = self.noise if noise is None else float(noise)
-        coverage = self.coverage if coverage is None else float(coverage)
-        if noise < 0:
-            raise DiffilError(f"noise scale must be >= 0, got {noise}", "pass e.g. --noise 1.0")
-        if not 0.0 < coverage <= 1.0:
-            raise DiffilError(
-                f"coverage must be in (0, 1], got {coverage}", "pass e.g. --coverage 0.25"
-            )
-        if coverage != 1.0 and self.family != "maze":
-            raise DiffilError(
-                f"coverage applies to maze tasks only, not {self.name!r}", "drop --coverage"
-            )
-        return dataclasses.replace(self, noise=noise, coverage=coverage)
-
-    @property
-    def variant_settings(self) -> dict[str, float]:
-        return {"noise": self.noise, "coverage": self.coverage}
-
-    def raw_env_spec(self) -> gym.envs.registration.EnvSpec:
-        """The gymnasium spec of the underlying environment, without diffil's wrappers."""
-        env = self.make_env()
-        try:
-            return dataclasses.replace(env.spec, additional_wrappers=())
-        finally:
-            env.close()
-
-    def check_fixed_horizon(self) -> None:
-        """One-line error if ``fixed_horizon`` cannot apply: episodes that end on success."""
-        if self.success_key:
-            raise DiffilError(
-                f"fixed_horizon does not apply to {self.name!r}: its episodes end on success",
-                "use it on tasks that end on failure (hopper, walker2d, ant)",
-            )
-
-    def make_env(
-        self,
-        seed: int | None = None,
-        evaluation: bool = False,
-        render_mode: str | None = None,
-        fixed_horizon: bool = False,
-    ) -> gym.Env:
-        """A fresh environment with flat observations. ``evaluation`` ignores coverage limits;
-        ``fixed_horizon`` (training only) ignores early terminations, see
-        :mod:`diffil.envs.fixed_horizon`."""
-        if fixed_horizon:
-            self.check_fixed_horizon()
-        env = self.builder(self, evaluation=evaluation, render_mode=render_mode)
-        if fixed_horizon and not evaluation:
-            env = FixedHorizon(env)
-        if seed is not None:
-            env.reset(seed=seed)
-            env.action_space.seed(seed)
-        return env
-
-    @functools.cached_property
-    def dims(self) -> tuple[int, int]:
-        """(obs_dim, act_dim) of the flat observation and action vectors."""
-        env = self.make_env()
-        try:
-            return int(env.observation_space.shape[0]), int(env.action_space.shape[0])
-        finally:
-            env.close()
-
-    @property
-    def obs_dim(self) -> int:
-        return self.dims[0]
-
-    @property
-    def act_dim(self) -> int:
-        return self.dims[1]
-
-    def normalized_score(self, episode_return: float) -> float:
-        if self.reference is None:
-            raise ValueError(f"task {self.name!r} has no reference scores")
-        return self.reference.normalize(episode_return)
-
-
-_TASKS: dict[str, TaskSpec] = {}
-_builtins_loaded = False
-_builtins_lock = threading.RLock()
-
-
-def register_task(spec: TaskSpec) -> TaskSpec:
-    """Add a task to the registry (names must be unique)."""
-    if spec.name in _TASKS:
-        raise ValueError(f"task {spec.name!r} is already registered")
-    _TASKS[spec.name] = spec
+    if isinstance(task, TaskSpec):
+        spec = task
+    else:
+        if make_env is None:
+            raise TypeError("register_task(name, make_env) needs the environment factory")
+        if isinstance(reference, tuple):
+            reference = ReferenceScores(*map(float, reference), source="register_task")
+        spec = gymnasium_tasks.factory_task(
+            task,
+            make_env,
+            max_episode_steps=max_episode_steps,
+            success_key=success_key,
+            reference=reference,
+            description=description,
+        )
+    name = spec.name
+    if not name or ":" in name:
+        raise DiffilError(
+            f"task name {name!r} must be non-empty and without ':'",
+            "':' separates a module from a task name (module:name, gym:ENV_ID)",
+        )
+    if name in _BUILTIN:
+        raise DiffilError(f"{name!r} is a built-in task", "choose another name")
+    if name in _TASKS and not replace:
+        raise DiffilError(f"task {name!r} is already registered", "pass replace=True to replace it")
+    _TASKS[name] = spec
+    stale = [q for q in _RESOLVED if not q.startswith(GYM_PREFIX) and q.endswith(f":{name}")]
+    for qualified in stale:
+        del _RESOLVED[qualified]  # module:name lookups see the new one
     return spec
 
 
 def list_tasks() -> list[str]:
-    _ensure_builtin_tasks()
+    """The built-in and registered task names (``gym:`` names are open-ended, not listed)."""
     return sorted(_TASKS)
 
 
@@ -164,43 +119,94 @@ def get_task(
     name: str | TaskSpec, *, noise: float | None = None, coverage: float | None = None
 ) -> TaskSpec:
     """Look a task up by name, optionally as a variant; unknown names raise :class:`DiffilError`."""
-    _ensure_builtin_tasks()
     if isinstance(name, TaskSpec):
         spec = name
     elif name in _TASKS:
         spec = _TASKS[name]
+    elif ":" in str(name):
+        spec = _resolve_qualified(str(name))
     else:
         close = difflib.get_close_matches(str(name), _TASKS, n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
         raise DiffilError(
-            f"unknown task {name!r}", f"{hint}known tasks: {', '.join(sorted(_TASKS))}"
+            f"unknown task {name!r}",
+            f"{hint}known tasks: {', '.join(sorted(_TASKS))}, or gym:ENV_ID for any gymnasium "
+            "environment",
         )
     if noise is None and coverage is None:
         return spec
     return spec.variant(noise=noise, coverage=coverage)
 
 
+def _resolve_qualified(name: str) -> TaskSpec:
+    """``gym:ENV_ID`` / ``gym:module:ENV_ID``, or ``module:name`` (import module, find name)."""
+    if name in _RESOLVED:
+        return _RESOLVED[name]
+    if name.startswith(GYM_PREFIX):
+        spec = gymnasium_tasks.gym_task(name.removeprefix(GYM_PREFIX))
+    else:
+        module, task = name.rsplit(":", 1)
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as err:
+            raise DiffilError(
+                f"cannot import module {module!r} of task {name!r} ({err})",
+                "check the module name and that it is installed (or on PYTHONPATH)",
+            ) from None
+        if task not in _TASKS:
+            raise DiffilError(
+                f"importing {module!r} did not register a task {task!r}",
+                f"call diffil.register_task({task!r}, make_env) in that module",
+            )
+        spec = dataclasses.replace(_TASKS[task], name=name)
+    _RESOLVED[name] = spec
+    return spec
+
+
 def task_for_env_id(env_id: str) -> TaskSpec | None:
-    """The registered task built on a gymnasium env id (ignoring the version), if any."""
-    _ensure_builtin_tasks()
+    """The built-in task on a gymnasium env id (ignoring the version), if any."""
     base = env_id.rsplit("-v", 1)[0]
-    for spec in _TASKS.values():
+    for spec in _BUILTIN.values():
         if spec.env_id == env_id:
             return spec
-    for spec in _TASKS.values():
+    for spec in _BUILTIN.values():
         if spec.env_id.rsplit("-v", 1)[0] == base:
             return spec
     return None
 
 
-def _ensure_builtin_tasks() -> None:
-    global _builtins_loaded
-    # other threads wait until the registry is filled; re-entrant calls of the registering
-    # thread (registration looking tasks up) see the flag and return
-    with _builtins_lock:
-        if not _builtins_loaded:
-            _builtins_loaded = True
-            from diffil.envs import locomotion, maze
+def task_for_env_spec(env_spec: str | dict[str, Any]) -> TaskSpec:
+    """The task on the environment a serialised gymnasium EnvSpec (Minari's ``env_spec``
+    metadata) describes: a built-in task on that id, else ``gym:ID`` (``gym:module:ID``) if the
+    registry makes the same environment, else a ``gym:ID`` task made from the spec itself."""
+    spec = gymnasium_tasks.parse_env_spec(env_spec)
+    builtin = task_for_env_id(spec.id)
+    if builtin is not None:
+        return builtin
+    registered = gymnasium_tasks.registry_name(spec)
+    if registered is not None:
+        return get_task(GYM_PREFIX + registered)
+    task = gymnasium_tasks.spec_task(spec)
+    _RESOLVED[task.name] = task  # later lookups by name in this process find this environment
+    return task
 
-            maze.register_maze_tasks()
-            locomotion.register_locomotion_tasks()
+
+def restore_task(
+    name: str,
+    env_spec: str | dict[str, Any] | None = None,
+    *,
+    noise: float | None = None,
+    coverage: float | None = None,
+) -> TaskSpec:
+    """The task ``name`` as a dataset or policy recorded it, with the env spec recorded beside it.
+
+    A ``gym:`` task is made from that spec when the registry (in this process) would not make
+    the same environment under that name: its arguments, or an environment registered only in
+    the process that recorded it, carry over. Other names are plain :func:`get_task` lookups.
+    """
+    if env_spec and name.startswith(GYM_PREFIX):
+        spec = gymnasium_tasks.parse_env_spec(env_spec)
+        registered = gymnasium_tasks.registry_name(spec)
+        if registered is None or GYM_PREFIX + registered != name:
+            _RESOLVED[name] = dataclasses.replace(gymnasium_tasks.spec_task(spec), name=name)
+    return get_task(name, noise=noise, coverage=coverage)

@@ -18,6 +18,11 @@ from diffil.experts.rl_expert import (
 )
 
 
+def has_scripted_expert(task: TaskSpec) -> bool:
+    """Whether diffil can make demonstrations for ``task`` without a trained expert (mazes)."""
+    return task.family == "maze"
+
+
 def make_expert(
     task: TaskSpec,
     seed: int = 0,
@@ -28,7 +33,7 @@ def make_expert(
     directory) if given, else the task's scripted expert (mazes)."""
     if expert is not None:
         return load_expert(expert, task, action_noise=action_noise, seed=seed)
-    if task.family == "maze":
+    if has_scripted_expert(task):
         from diffil.envs.maze import MazeLayout
 
         env = task.make_env()
@@ -49,6 +54,7 @@ __all__ = [
     "ExpertPolicy",
     "MazeExpertConfig",
     "MazeWaypointExpert",
+    "has_scripted_expert",
     "load_expert",
     "make_expert",
     "train_expert",

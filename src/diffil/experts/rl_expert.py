@@ -47,6 +47,7 @@ from torch import nn
 from diffil.algorithms.config import deep_merge, from_dict
 from diffil.algorithms.trainer import TrainingInterrupted, format_evaluation, resolve_device
 from diffil.envs.registry import TaskSpec, get_task
+from diffil.envs.task import task_file_stem
 from diffil.errors import DiffilError, require_positive
 from diffil.eval.evaluate import evaluate_policy
 from diffil.policy import Policy, PolicyNetwork, describe_modules
@@ -249,7 +250,7 @@ def is_expert_run(path: str | PathLike) -> bool:
 
 
 def default_expert_path(config: ExpertConfig, root: str | PathLike = "experts") -> Path:
-    return Path(root) / f"{config.task}-s{config.seed}"
+    return Path(root) / f"{task_file_stem(config.task)}-s{config.seed}"
 
 
 # ---- policies -----------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ except ImportError:  # Windows: no advisory locks; runs are not guarded there
     fcntl = None  # type: ignore[assignment]
 
 from diffil.algorithms.config import TrainConfig, from_dict
+from diffil.envs.task import task_file_stem
 from diffil.errors import DiffilError
 
 CONFIG = "config.yaml"
@@ -44,7 +45,7 @@ STATE = "state.json"
 
 def default_run_path(config: TrainConfig, root: str | PathLike = "runs") -> Path:
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return Path(root) / f"{config.method}-{config.task}-s{config.seed}-{stamp}"
+    return Path(root) / f"{config.method}-{task_file_stem(config.task)}-s{config.seed}-{stamp}"
 
 
 class RunDirectory:
