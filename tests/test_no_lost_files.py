@@ -22,7 +22,7 @@ from diffil import api
 from diffil.algorithms.run import train
 from diffil.cli import main
 from diffil.data import load_dataset, npz_format, save_dataset
-from diffil.errors import DiffilError
+from diffil.errors import DiffilError, reading
 
 SRC = Path(diffil.__file__).parent
 COLLECT = ["collect", "--task", "pointmaze-umaze", "--episodes", "2", "--overwrite", "--out"]
@@ -186,7 +186,7 @@ def test_checkpoints_never_unpickle_objects(bc_run, tmp_path, capsys):
     assert code == 2
     line = one_line(err)
     assert line.startswith(f"diffil: error: {run / 'checkpoints' / 'latest'}: cannot read this ")
-    assert "delete" in line  # what to do about it
+    assert line.endswith("; restore it from a backup, or start a new run")
     assert not marker.exists()
 
 
@@ -277,3 +277,20 @@ def test_debug_shows_where_a_user_error_came_from(tmp_path, capsys, monkeypatch)
 def test_saved_checkpoint_payloads_load_weights_only(bc_run):
     for file in (bc_run / "checkpoints" / "latest").glob("*.pt"):
         torch.load(file, weights_only=True)  # raises on any pickled object
+
+
+def test_reading_passes_ctrl_c_through_and_warnings_on_after_success():
+    with pytest.raises(KeyboardInterrupt), reading("f.npz", "dataset", "fix it"):
+        raise KeyboardInterrupt
+    with pytest.raises(DiffilError) as info, reading("f.npz", "dataset", "fix it"):
+        raise KeyError("observations")
+    assert str(info.value) == (
+        "f.npz: cannot read this dataset: it is corrupt or truncated, or not a dataset "
+        "(KeyError: 'observations'); fix it"
+    )
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with reading("f.npz", "dataset", "fix it"):
+            for _ in range(3):
+                warnings.warn("old format", UserWarning, stacklevel=1)
+    assert [str(w.message) for w in seen] == ["old format"]

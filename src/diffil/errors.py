@@ -74,8 +74,12 @@ def reading(path: str | PathLike, what: str, fix: str) -> Iterator[None]:
                 fix,
                 path,
             ) from exc
-    for warning in caught:
-        warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    passed_on = set()
+    for w in caught:
+        key = (str(w.message), w.category, w.filename, w.lineno)
+        if key not in passed_on:
+            passed_on.add(key)
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def require_positive(values: dict[str, float]) -> None:

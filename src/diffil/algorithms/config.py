@@ -200,7 +200,9 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
         return hint(value)
     if hint is bool and not isinstance(value, bool):
         raise DiffilError(f"{where} must be true or false, got {value!r}", "fix the value")
-    if hint is str and value is not None and not isinstance(value, str):
+    if hint is str and value is None:
+        raise DiffilError(f"{where} must be set, got null", "fix the value")
+    if hint is str and not isinstance(value, str):
         return str(value)
     return value
 

@@ -108,7 +108,7 @@ class RunDirectory:
             data = yaml.safe_load(self.config_path.read_text())
             if not isinstance(data, dict):
                 raise ValueError(f"holds a {type(data).__name__}, not config fields")
-            return from_dict(TrainConfig, data, where=CONFIG)
+            return from_dict(TrainConfig, data, where=CONFIG).validate()
 
     def read_eval(self) -> dict[str, Any]:
         """The final evaluation (eval.json), or {} if the run has none yet."""
@@ -122,12 +122,7 @@ class RunDirectory:
 
     def reading_checkpoint(self) -> AbstractContextManager[None]:
         """Context for restoring from the checkpoint: any failure is one :class:`DiffilError`."""
-        return reading(
-            self.checkpoint_dir,
-            "checkpoint",
-            f"restore it from a backup, or delete {self.checkpoint_dir.parent} to train from "
-            "scratch",
-        )
+        return reading(self.checkpoint_dir, "checkpoint", _RESTORE)
 
     @property
     def config_path(self) -> Path:
