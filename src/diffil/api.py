@@ -101,6 +101,20 @@ def compare(run_dirs: list[str | PathLike], plot_path: str | PathLike | None = N
     return table
 
 
+def _check_replaceable_run(path: Path) -> None:
+    """Refuse to replace ``path`` unless it is absent, empty, or a diffil run directory."""
+    from diffil.runs.run_dir import CONFIG
+
+    if not path.exists() or (path.is_dir() and not any(path.iterdir())):
+        return
+    if not (path.is_dir() and (path / CONFIG).is_file()):
+        raise DiffilError(
+            "exists and is not a diffil run, so quickstart does not replace it",
+            "choose another --out (or remove it yourself if it should go)",
+            path,
+        )
+
+
 def quickstart(
     out_dir: str | PathLike = "out/quickstart",
     task: str = "pointmaze-umaze",
@@ -113,12 +127,15 @@ def quickstart(
     """diffil's main job: make maze demonstrations, train DRAIL and baselines on them with a
     small budget, and compare them in a table and plots.
 
-    ``out_dir`` belongs to the quickstart: its runs are replaced on every call.
+    ``out_dir`` belongs to the quickstart: its dataset and runs are replaced on every call
+    (only they: anything else in their place is refused, and left alone).
     """
     from diffil.algorithms.run import train
 
     out_dir = Path(out_dir)
     data_path = out_dir / f"{task}-{episodes}.hdf5"
+    for method in methods:
+        _check_replaceable_run(out_dir / "runs" / method)
     collect(task, episodes, out=data_path, seed=seed, overwrite=True, progress=progress)
     info = dataset_info(data_path)
     info["plot"] = str(plot(data_path, out_dir / f"{task}-{episodes}.png"))
@@ -126,6 +143,7 @@ def quickstart(
     for method in methods:
         run_dir = out_dir / "runs" / method
         if run_dir.exists():
+            _check_replaceable_run(run_dir)
             shutil.rmtree(run_dir)
         train(method, task, demos=data_path, steps=steps, seed=seed, out=run_dir, progress=progress)
         runs.append(run_dir)

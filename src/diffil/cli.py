@@ -1,15 +1,19 @@
 """The ``diffil`` command. Each subcommand is a thin layer over a function of :mod:`diffil.api`.
 
 Errors the user can fix are printed as one line, ``diffil: error: <where>: <what>; <fix>``, with
-exit status 2; they never show a stack trace.
+exit status 2; they never show a stack trace. Anything else that goes wrong is one line too,
+``diffil: error: <type>: <message>``, with exit status 1; ``diffil --debug ...`` (or
+``DIFFIL_DEBUG=1``) prints the traceback of either kind.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import threading
+import traceback
 from pathlib import Path
 
 import click
@@ -18,9 +22,11 @@ from rich.table import Table
 
 from diffil import api
 from diffil.envs.registry import get_task, list_tasks, restore_task
-from diffil.errors import DiffilError
+from diffil.errors import DiffilError, describe
 
 console = Console()
+DEBUG_ENV = "DIFFIL_DEBUG"
+_debug = False  # set by --debug for the command being run
 
 task_option = click.option("--task", "-t", required=True, help="Task name (see `diffil tasks`).")
 seed_option = click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
@@ -38,8 +44,13 @@ dataset_argument = click.argument("path", type=click.Path(path_type=Path))
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="diffil")
-def app() -> None:
+@click.option(
+    "--debug", is_flag=True, help=f"Show the traceback of an error (or set {DEBUG_ENV}=1)."
+)
+def app(debug: bool) -> None:
     """Diffusion-based imitation learning and inverse RL."""
+    global _debug
+    _debug = _debug or debug
 
 
 @app.group("data")
@@ -372,16 +383,36 @@ def export(
 ) -> None:
     """Export the policy of RUN to run outside diffil (ONNX, TorchScript, or diffil's format).
 
-    Diffusion and flow policies export as (obs_history, noise) -> action chunk; ONNX needs a
-    deterministic sampler (ddim, euler, midpoint), TorchScript takes any.
+    The output defaults to RUN/policy.onnx, policy.ts.pt or policy.export.pt; the trained
+    policy.pt is never overwritten. Diffusion and flow policies export as (obs_history, noise)
+    -> action chunk; ONNX needs a deterministic sampler (ddim, euler, midpoint), TorchScript
+    takes any.
     """
     from diffil.policy import export_policy
 
     policy = _with_sampler(_load_policy(run), sampler, sample_steps, run)
-    suffix = {"onnx": ".onnx", "torchscript": ".ts.pt", "diffil": ".pt"}[fmt]
-    base = run / "policy" if run.is_dir() else run.with_suffix("")
-    target = out or base.with_name(base.name + suffix)
+    target = _export_target(run, fmt, out)
     console.print(f"wrote {export_policy(policy, target, fmt)}")
+
+
+def _export_target(run: Path, fmt: str, out: Path | None) -> Path:
+    """Where ``diffil export`` writes: ``out``, or beside the policy it reads; never over that
+    policy, nor over any run directory's trained policy.pt."""
+    from diffil.runs.run_dir import CONFIG, POLICY
+
+    source = run / POLICY if run.is_dir() else run
+    if out is None:
+        suffix = {"onnx": ".onnx", "torchscript": ".ts.pt", "diffil": ".export.pt"}[fmt]
+        base = source.with_suffix("")
+        out = base.with_name(base.name + suffix)
+    trained = out.name == POLICY and (out.parent / CONFIG).is_file()
+    if trained or (out.exists() and out.resolve() == source.resolve()):
+        raise DiffilError(
+            "is the trained policy, which export never overwrites",
+            "choose another --out",
+            out,
+        )
+    return out
 
 
 @app.command("reward-map")
@@ -566,9 +597,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(argv: list[str] | None) -> int:
+    global _debug
+    _debug = os.environ.get(DEBUG_ENV, "").strip().lower() not in ("", "0", "false", "no")
     try:
         app.main(args=argv, prog_name="diffil", standalone_mode=False)
     except DiffilError as err:
+        if _debug:
+            traceback.print_exc()
         print(f"diffil: error: {err}", file=sys.stderr)
         return err.exit_code
     except click.exceptions.Exit as exc:
@@ -579,6 +614,12 @@ def _run(argv: list[str] | None) -> int:
     except (click.exceptions.Abort, KeyboardInterrupt):
         print("diffil: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug or an unforeseen failure: still one line unless --debug
+        if _debug:
+            traceback.print_exc()
+        hint = "" if _debug else " (run with --debug for the traceback)"
+        print(f"diffil: error: {describe(exc)}{hint}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from diffil.errors import DiffilError
+from diffil.errors import DiffilError, reading
 
 __all__ = ["EXPORT_FORMATS", "Policy", "PolicyNetwork", "export_policy"]
 
@@ -434,54 +434,51 @@ class Policy:
             raise DiffilError("no such policy file", fix, where=path)
         if not path.is_file():
             raise DiffilError("not a file", fix, where=path)
-        try:
-            payload = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:
-            raise DiffilError(
-                "not a readable policy file: corrupt, truncated or holding pickled objects "
-                f"({type(exc).__name__})",
-                fix,
-                where=path,
-            ) from exc
+        with reading(path, "policy file", fix):
+            try:
+                payload = torch.load(path, map_location="cpu", weights_only=True)
+            except Exception as exc:
+                raise DiffilError(
+                    "not a readable policy file: corrupt, truncated or holding pickled objects "
+                    f"({type(exc).__name__})",
+                    fix,
+                ) from exc
+            return cls._from_payload(payload, fix)
+
+    @classmethod
+    def _from_payload(cls, payload: Any, fix: str) -> Policy:
+        """The policy in a loaded file's payload; :class:`DiffilError` if it is not one."""
         if not isinstance(payload, dict) or payload.get("format") != FILE_FORMAT:
-            raise DiffilError("not a diffil policy file", fix, where=path)
+            raise DiffilError("not a diffil policy file", fix)
         version = payload.get("version")
         if not isinstance(version, int) or version > FILE_VERSION:
             raise DiffilError(
                 f"policy file version {version!r} is not supported (this diffil reads up to "
                 f"{FILE_VERSION})",
                 "upgrade diffil or re-export the policy",
-                where=path,
             )
         state = payload.get("state_dict")
         if not isinstance(state, dict) or not all(
             isinstance(v, torch.Tensor) for v in state.values()
         ):
-            raise DiffilError("the policy file has no weights", fix, where=path)
+            raise DiffilError("the policy file has no weights", fix)
         architecture = payload.get("architecture")
         if isinstance(architecture, dict) and architecture.get("kind") in GENERATIVE_KINDS:
             from diffil.generative.policy import GenerativePolicy
 
             try:
                 return GenerativePolicy.from_payload(payload)  # type: ignore[return-value]
-            except DiffilError as exc:
-                raise exc.at(path) from None
             except (KeyError, TypeError, ValueError, RuntimeError) as exc:
                 raise DiffilError(
                     f"the generative policy in the file is inconsistent ({_one_line(exc, 80)})",
                     fix,
-                    where=path,
                 ) from exc
+        network = PolicyNetwork(architecture)
         try:
-            network = PolicyNetwork(architecture)
             network.load_state_dict(state, strict=True)
-            return cls(network, payload.get("metadata"))
-        except DiffilError as exc:
-            raise exc.at(path) from None
         except RuntimeError as exc:
-            raise DiffilError(
-                "the weights do not match the policy description", fix, where=path
-            ) from exc
+            raise DiffilError("the weights do not match the policy description", fix) from exc
+        return cls(network, payload.get("metadata"))
 
     def export_onnx(self, path: str | PathLike, opset: int = 17) -> Path:
         """Write an ONNX model with input ``obs`` and output ``action`` (dynamic batch axis)."""

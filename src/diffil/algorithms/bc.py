@@ -36,6 +36,7 @@ class BCTrainer(OfflineTrainer):
             ppo_config = dataclasses.replace(cfg.ppo, normalize_obs=False)
             self.model = make_ppo(ppo_config, venv, cfg.seed, str(self.device))
         else:
+            # SB3's zip holds pickles; it comes from this user's run directory (see trainer.py)
             self.model = PPO.load(checkpoint / "ppo.zip", env=venv, device=str(self.device))
         policy = self.model.policy  # BC trains the actor only: its layers and log-std
         self.optimizer = torch.optim.Adam(
@@ -44,7 +45,9 @@ class BCTrainer(OfflineTrainer):
             weight_decay=cfg.bc.weight_decay,
         )
         if checkpoint is not None:
-            self.optimizer.load_state_dict(torch.load(checkpoint / "optimizer.pt"))
+            self.optimizer.load_state_dict(
+                torch.load(checkpoint / "optimizer.pt", weights_only=True)
+            )
 
     def normalize(self, obs: np.ndarray) -> np.ndarray:
         return np.clip(

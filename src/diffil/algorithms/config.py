@@ -202,11 +202,21 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
             raise DiffilError(f"{where} must be a mapping, got {value!r}", "see `diffil train -h`")
         return from_dict(hint, value, where)
     origin = typing.get_origin(hint)
+    optional = origin in (typing.Union, types.UnionType) and type(None) in typing.get_args(hint)
+    if value is None:  # only Optional fields may be null
+        if optional:
+            return None
+        raise DiffilError(f"{where} must be set, got null", "fix the value")
     if origin in (typing.Union, types.UnionType):
         options = [a for a in typing.get_args(hint) if a is not type(None)]
-        return None if value is None else _coerce(options[0], value, where)
-    if origin is tuple:
-        return tuple(value) if isinstance(value, (list, tuple)) else (value,)
+        return _coerce(options[0], value, where)
+    if origin in (tuple, list):
+        items = list(value) if isinstance(value, (list, tuple)) else [value]
+        item = typing.get_args(hint)[0] if typing.get_args(hint) else Any
+        items = [_coerce(item, v, f"{where}[{i}]") for i, v in enumerate(items)]
+        return origin(items)
+    if origin is dict and not isinstance(value, dict):
+        raise DiffilError(f"{where} must be a mapping, got {value!r}", "fix the value")
     if hint in (int, float):
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             raise DiffilError(f"{where} must be a number, got {value!r}", "fix the value")
@@ -215,7 +225,7 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
         return hint(value)
     if hint is bool and not isinstance(value, bool):
         raise DiffilError(f"{where} must be true or false, got {value!r}", "fix the value")
-    if hint is str and value is not None and not isinstance(value, str):
+    if hint is str and not isinstance(value, str):
         return str(value)
     return value
 

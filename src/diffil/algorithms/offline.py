@@ -32,13 +32,16 @@ class OfflineTrainer(Trainer):
         self.rng = np.random.default_rng(self.config.seed)
         self.step = 0
         state = self.run.load_state()
-        self.build(self.run.checkpoint_dir if state is not None else None)
-        if state is not None:
+        if state is None:
+            self.build(None)
+            return
+        with self.run.reading_checkpoint():
+            self.build(self.run.checkpoint_dir)
             self.step = int(state["step"])
             self.rng.bit_generator.state = state["rng"]
             self.elapsed_before = float(state["elapsed"])
-            self.run.truncate_metrics(self.step, key="step")
-            self.say(f"resuming {self.run.path} from step {self.step:,}")
+        self.run.truncate_metrics(self.step, key="step")
+        self.say(f"resuming {self.run.path} from step {self.step:,}")
 
     # -- what a method supplies -----------------------------------------------------------------
 
@@ -114,9 +117,9 @@ class GenerativePolicyTrainer(OfflineTrainer):
         )
         if checkpoint is not None:
             self.learner.load_state_dict(
-                torch.load(checkpoint / "learner.pt", map_location=self.device)
+                torch.load(checkpoint / "learner.pt", map_location=self.device, weights_only=True)
             )
-            torch.set_rng_state(torch.load(checkpoint / "torch_rng.pt"))
+            torch.set_rng_state(torch.load(checkpoint / "torch_rng.pt", weights_only=True))
 
     def train_step(self) -> float:
         idx = torch.as_tensor(self.sample_indices(len(self.action_chunks)), device=self.device)

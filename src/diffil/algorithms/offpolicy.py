@@ -52,7 +52,8 @@ class OffPolicyTrainer(ImitationTrainer):
             self.model = make_sac(cfg.sac, self.venv, cfg.seed, str(self.device))
             self.pretrain_reward_model()
         else:
-            self._restore(raw_venv, state)
+            with self.run.reading_checkpoint():
+                self._restore(raw_venv, state)
         self._attach_buffer()
 
     @property
@@ -119,6 +120,8 @@ class OffPolicyTrainer(ImitationTrainer):
     def _restore(self, raw_venv: VecEnv, state: dict[str, Any]) -> None:
         ckpt = self.run.checkpoint_dir
         venv: VecEnv = raw_venv
+        # SB3's own files are pickles (there is no weights-only form); they come from the run
+        # directory this user's `diffil train` wrote, and any failure is one DiffilError.
         if (ckpt / "vecnormalize.pkl").exists():
             venv = VecNormalize.load(str(ckpt / "vecnormalize.pkl"), raw_venv)
         self.venv = venv

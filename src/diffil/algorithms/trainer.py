@@ -306,7 +306,7 @@ class ImitationTrainer(Trainer):
         ckpt = self.run.checkpoint_dir
         if self.reward_model is not None:
             self.reward_model.restore(
-                torch.load(ckpt / "reward_model.pt", map_location=self.device)
+                torch.load(ckpt / "reward_model.pt", map_location=self.device, weights_only=True)
             )
             self.scaler = ObservationScaler(state["scaler"]["mean"], state["scaler"]["std"])
         self.rng.bit_generator.state = state["rng"]
@@ -420,7 +420,8 @@ class OnlineTrainer(ImitationTrainer):
                 self.warm_start_policy()
             self.pretrain_reward_model()
         else:
-            self._restore(raw_venv, state)
+            with self.run.reading_checkpoint():
+                self._restore(raw_venv, state)
 
     def warm_start_policy(self) -> None:
         """Fit the fresh actor to the demonstrations before the first rollout."""
@@ -501,6 +502,8 @@ class OnlineTrainer(ImitationTrainer):
         ckpt = self.run.checkpoint_dir
         recorder = TransitionRecorder(raw_venv)
         venv = recorder
+        # SB3's own files are pickles (there is no weights-only form); they come from the run
+        # directory this user's `diffil train` wrote, and any failure is one DiffilError.
         if (ckpt / "vecnormalize.pkl").exists():
             venv = VecNormalize.load(str(ckpt / "vecnormalize.pkl"), recorder)
         self.venv, self.recorder = venv, recorder

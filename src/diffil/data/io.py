@@ -24,9 +24,10 @@ from diffil.data import minari_format, npz_format
 from diffil.data.trajectory import TrajectoryDataset
 from diffil.data.validation import validate_dataset
 from diffil.envs.registry import TaskSpec, get_task
-from diffil.errors import DiffilError
+from diffil.errors import DiffilError, reading
 
 _FILE_SUFFIXES = {".npz": "npz", ".hdf5": "hdf5", ".h5": "hdf5"}
+_RECREATE = "re-create it with `diffil collect`, or check that it is the right file"
 
 
 def dataset_format(path: str | PathLike) -> str:
@@ -66,17 +67,42 @@ def save_dataset(
 
 
 def check_writable(path: str | PathLike, overwrite: bool) -> None:
-    """Refuse to replace an existing dataset unless ``overwrite``."""
-    if Path(path).exists() and not overwrite:
+    """Refuse to replace an existing output unless ``overwrite``, and even then anything that is
+    not recognisably a dataset in the path's format (a folder of other files, a source tree)."""
+    path = Path(path)
+    if not path.exists() and not path.is_symlink():
+        return
+    if not overwrite:
         raise DiffilError(
             "already exists", "choose another path, or pass --overwrite to replace it", path
         )
+    if not is_dataset(path):
+        kind = {"npz": "an .npz", "hdf5": "an HDF5", "minari": "a Minari"}[dataset_format(path)]
+        raise DiffilError(
+            f"exists and is not {kind} dataset, so --overwrite leaves it alone",
+            "choose another path (or remove it yourself if it should go)",
+            path,
+        )
+
+
+def is_dataset(path: str | PathLike) -> bool:
+    """Whether ``path`` is recognisably a dataset in its format (what ``--overwrite`` may
+    replace): a zip of diffil's arrays, an HDF5 file of episode groups, a Minari dataset folder
+    holding nothing else, or an empty folder."""
+    path = Path(path)
+    fmt = dataset_format(path)
+    if fmt == "minari":
+        return minari_format.is_minari_dir(path)
+    if not path.is_file():
+        return False
+    if fmt == "hdf5":
+        return minari_format.is_minari_file(path)
+    return npz_format.is_npz_dataset(path)
 
 
 def _atomic_file(path: Path, write: Callable[[Path], None]) -> None:
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(name)
+    # the writer creates the temporary file, so it gets the usual permissions (not mkstemp's 0600)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         write(tmp)
         os.replace(tmp, path)
@@ -117,7 +143,7 @@ def load_dataset(
     if not path.exists():
         raise DiffilError("no such file or folder", "check the path", path)
     fmt = dataset_format(path)
-    try:
+    with reading(path, "dataset", _RECREATE):
         if fmt == "npz":
             if path.is_dir():
                 raise ValueError("is a folder, not an .npz file")
@@ -126,16 +152,6 @@ def load_dataset(
             dataset = npz_format.read_npz(str(path))
         else:
             dataset = minari_format.read_minari(path, spec)
-    except DiffilError as err:
-        raise err.at(path) from None
-    except (OSError, KeyError, ValueError, EOFError, TypeError, zipfile.BadZipFile) as err:
-        detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        kind = {"npz": "an .npz", "hdf5": "an HDF5", "minari": "a Minari"}[fmt]
-        raise DiffilError(
-            f"not {kind} dataset diffil can read (corrupt or truncated?): {detail}",
-            "re-create it with `diffil collect` or check that it is the right file",
-            path,
-        ) from None
-    if validate:
-        validate_dataset(dataset, spec, where=path)
+        if validate:
+            validate_dataset(dataset, spec, where=path)
     return dataset

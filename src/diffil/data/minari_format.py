@@ -144,6 +144,37 @@ def write_hdf5_file(dataset: TrajectoryDataset, path: Path, task: TaskSpec | Non
         write_episodes(dataset, h5, task)
 
 
+def is_minari_dir(path: Path) -> bool:
+    """Whether ``path`` is an empty folder or a Minari dataset folder holding nothing else:
+    ``data/`` with ``metadata.json`` and at most ``main_data.hdf5`` besides."""
+    if not path.is_dir() or path.is_symlink():
+        return False
+    entries = list(path.iterdir())
+    if not entries:
+        return True
+    data_dir = path / "data"
+    if [e.name for e in entries] != ["data"] or not data_dir.is_dir() or data_dir.is_symlink():
+        return False
+    files = list(data_dir.iterdir())
+    names = {f.name for f in files}
+    return (
+        METADATA_FILE in names
+        and names <= {METADATA_FILE, MAIN_FILE}
+        and all(f.is_file() and not f.is_symlink() for f in files)
+    )
+
+
+def is_minari_file(path: Path) -> bool:
+    """Whether ``path`` is an HDF5 file of Minari episode groups (or diffil's metadata)."""
+    try:
+        if not h5py.is_hdf5(path):
+            return False
+        with h5py.File(path, "r") as h5:
+            return _METADATA_ATTR in h5.attrs or any(k.startswith("episode_") for k in h5)
+    except Exception:  # unreadable: not recognisably a dataset
+        return False
+
+
 def _locate(path: Path) -> tuple[Path, dict[str, Any]]:
     """(main hdf5 file, metadata dict) for a dataset root, its data folder, or an hdf5 file."""
     for data_dir in (path / "data", path):

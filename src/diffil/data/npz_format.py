@@ -8,6 +8,7 @@ Arrays: ``observations`` (sum(T_i + 1), obs_dim), ``actions`` (sum(T_i), act_dim
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ import numpy as np
 from diffil.data.trajectory import Trajectory, TrajectoryDataset
 
 FORMAT_VERSION = 1
+_REQUIRED = ("episode_lengths", "observations", "actions")
 
 
 def write_npz(dataset: TrajectoryDataset, path: Path) -> None:
@@ -37,11 +39,22 @@ def write_npz(dataset: TrajectoryDataset, path: Path) -> None:
         np.savez_compressed(f, **arrays)
 
 
+def is_npz_dataset(path: Path) -> bool:
+    """Whether ``path`` is a zip archive holding the arrays of an ``.npz`` dataset."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return False
+    return all(f"{name}.npy" in names for name in _REQUIRED)
+
+
 def read_npz(path: str) -> TrajectoryDataset:
     """Raises KeyError / ValueError / OSError on malformed files (the caller words the error)."""
-    with np.load(path, allow_pickle=False) as z:
+    # our own file handle: np.load leaves its own open when the archive is broken
+    with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:
         files = set(z.files)
-        missing = {"episode_lengths", "observations", "actions"} - files
+        missing = set(_REQUIRED) - files
         if missing:
             raise KeyError(f"missing arrays {sorted(missing)}")
         lengths = z["episode_lengths"].astype(np.int64)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from os import PathLike
 from pathlib import Path
@@ -20,7 +19,7 @@ def run_summary(run_dir: str | PathLike) -> dict[str, Any]:
     """Method, task, final evaluation and time-to-90% of one finished run."""
     run = RunDirectory.open(run_dir)
     config = run.read_config()
-    evaluation = json.loads(run.eval_path.read_text()) if run.eval_path.exists() else {}
+    evaluation = run.read_eval()
     return {
         "run": str(run.path),
         "method": config.method,
@@ -75,8 +74,9 @@ def plot_learning_curves(run_dirs: Sequence[str | PathLike], out: str | PathLike
             continue
         key = "eval_success" if points[0].get("eval_success") else "eval_return"
         ylabel = "evaluation success rate" if key == "eval_success" else ylabel
-        steps = [int(r["env_steps"]) for r in points]
-        values = [float(r[key]) for r in points]
+        with run.reading_metrics():
+            steps = [int(float(r["env_steps"])) for r in points]
+            values = [float(r[key]) for r in points]
         ax.plot(steps, values, marker="o", ms=3, label=f"{config.method} (seed {config.seed})")
     ax.set_xlabel("environment steps")
     ax.set_ylabel(ylabel)

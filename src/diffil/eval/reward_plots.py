@@ -8,8 +8,6 @@ the estimator's noise. :func:`plot_maze_reward` draws r(s, pi(s)) of a trained m
 
 from __future__ import annotations
 
-import json
-import pickle
 from collections.abc import Mapping, Sequence
 from os import PathLike
 from pathlib import Path
@@ -126,24 +124,17 @@ def load_run_reward_model(run_dir: str | PathLike) -> tuple[RewardModel, dict[st
         raise DiffilError(
             "the run has no reward-model checkpoint", "train it longer or resume it"
         ).at(run.path)
-    try:
-        scaler = json.loads(state_path.read_text())["scaler"]
-        if scaler is None or "mean" not in scaler or "std" not in scaler:
-            raise KeyError("scaler")
-    except (ValueError, KeyError, TypeError):
+    state = run.load_state() or {}
+    scaler = state.get("scaler")
+    if not isinstance(scaler, dict) or "mean" not in scaler or "std" not in scaler:
         raise DiffilError(
             "checkpoints/latest/state.json has no observation scaler", "re-run the training"
-        ).at(run.path) from None
+        ).at(run.path)
     task = get_task(config.task)
     model_config = {**config.reward.model, "obs_only": config.obs_only}
-    try:
+    with run.reading_checkpoint():
         model = make_reward_model(name, task.obs_dim, task.act_dim, model_config)
-        model.restore(torch.load(model_path, map_location="cpu"))
-    except (RuntimeError, KeyError, ValueError, TypeError, EOFError, pickle.UnpicklingError) as err:
-        raise DiffilError(
-            f"cannot load the reward model ({err.__class__.__name__}: {err})".splitlines()[0],
-            "the checkpoint does not match config.yaml; re-run the training",
-        ).at(model_path) from None
+        model.restore(torch.load(model_path, map_location="cpu", weights_only=True))
     return model, scaler, config
 
 

@@ -48,7 +48,7 @@ from diffil.algorithms.config import deep_merge, from_dict
 from diffil.algorithms.trainer import TrainingInterrupted, format_evaluation, resolve_device
 from diffil.envs.registry import TaskSpec, get_task
 from diffil.envs.task import task_file_stem
-from diffil.errors import DiffilError, require_positive
+from diffil.errors import DiffilError, reading, require_positive
 from diffil.eval.evaluate import evaluate_policy
 from diffil.policy import Policy, PolicyNetwork, describe_modules
 from diffil.rl import silence_sb3_logger
@@ -220,12 +220,8 @@ def read_expert_config(path: str | PathLike) -> ExpertConfig:
         raise DiffilError("not a directory, so not an expert run", fix, path)
     if not config_file.is_file():
         raise DiffilError("not an expert run directory (no config.yaml)", fix, path)
-    try:
+    with reading(config_file, "run config", "restore it from a backup, or start a new run"):
         data = yaml.safe_load(config_file.read_text())
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
-        raise DiffilError(
-            f"config.yaml is not valid YAML ({type(err).__name__})", "restore it", path
-        ) from None
     if isinstance(data, dict) and "method" in data:
         raise DiffilError(
             "this is an imitation run (`diffil train`), not an expert run",
@@ -234,10 +230,8 @@ def read_expert_config(path: str | PathLike) -> ExpertConfig:
         )
     if not isinstance(data, dict) or "algo" not in data or "task" not in data:
         raise DiffilError("not an expert run directory (config.yaml has no algo/task)", fix, path)
-    try:
+    with reading(config_file, "run config", "restore it from a backup, or start a new run"):
         return from_dict(ExpertConfig, data, where="config.yaml").validate()
-    except DiffilError as err:
-        raise err.at(path) from None
 
 
 def is_expert_run(path: str | PathLike) -> bool:
@@ -497,7 +491,8 @@ class ExpertTrainer:
             run.truncate_metrics(0)  # evaluations of an earlier, never-checkpointed session
             (run.path / BEST).unlink(missing_ok=True)
         else:
-            self._restore(state)
+            with run.reading_checkpoint():
+                self._restore(state)
         self.start_steps = int(self.model.num_timesteps)
         self.stop: _StopRequest | None = None
         self.stopping = False
@@ -553,21 +548,16 @@ class ExpertTrainer:
         cfg, ckpt = self.config, self.run.checkpoint_dir
         steps = int(state["env_steps"])
         venv = self._venv(steps)
+        # SB3's own files are pickles (there is no weights-only form); they come from the run
+        # directory this user's `diffil expert train` wrote, and the caller turns any failure
+        # to read them into one DiffilError (RunDirectory.reading_checkpoint).
         if (ckpt / VECNORMALIZE).exists():
             venv = VecNormalize.load(str(ckpt / VECNORMALIZE), venv)
             venv.training = True
         cls = {"sac": SAC, "td3": TD3, "ppo": PPO}[cfg.algo]
-        try:
-            self.model = cls.load(ckpt / MODEL, env=venv, device=str(self.device))
-            if cfg.algo in OFF_POLICY:
-                self.model.load_replay_buffer(ckpt / REPLAY_BUFFER)
-        except Exception as err:  # missing, truncated or foreign files
-            raise DiffilError(
-                f"the checkpoint cannot be loaded ({type(err).__name__}: "
-                f"{str(err).splitlines()[0][:80] if str(err) else ''})",
-                "restore checkpoints/latest, or start a new run",
-                self.run.path,
-            ) from None
+        self.model = cls.load(ckpt / MODEL, env=venv, device=str(self.device))
+        if cfg.algo in OFF_POLICY:
+            self.model.load_replay_buffer(ckpt / REPLAY_BUFFER)
         self.venv = venv
         self.model.set_random_seed(cfg.seed + steps)
         if int(self.model.num_timesteps) != steps:

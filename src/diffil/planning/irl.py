@@ -36,6 +36,7 @@ import torch
 from torch import Tensor, nn
 
 from diffil.data.trajectory import TrajectoryDataset
+from diffil.errors import reading
 from diffil.planning.diffuser import Diffuser
 
 LOSSES = ("mse", "mmd_gauss", "mmd_matern")
@@ -245,9 +246,10 @@ class PlanReward(nn.Module):
     @classmethod
     def load(cls, path: str | PathLike, map_location: str | torch.device = "cpu") -> PlanReward:
         """A reward model written by :meth:`save`."""
-        blob = torch.load(path, map_location=map_location, weights_only=True)
-        model = cls(**blob["spec"])
-        model.load_state_dict(blob["state_dict"])
+        with reading(path, "plan reward file", "pass a file written by PlanReward.save"):
+            blob = torch.load(path, map_location=map_location, weights_only=True)
+            model = cls(**blob["spec"])
+            model.load_state_dict(blob["state_dict"])
         return model.eval()
 
 

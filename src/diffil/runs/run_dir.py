@@ -21,6 +21,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from os import PathLike
 from pathlib import Path
 from typing import IO, Any
@@ -34,13 +35,14 @@ except ImportError:  # Windows: no advisory locks; runs are not guarded there
 
 from diffil.algorithms.config import TrainConfig, from_dict
 from diffil.envs.task import task_file_stem
-from diffil.errors import DiffilError
+from diffil.errors import DiffilError, reading
 
 CONFIG = "config.yaml"
 METRICS = "metrics.csv"
 POLICY = "policy.pt"
 EVAL = "eval.json"
 STATE = "state.json"
+_RESTORE = "restore it from a backup, or start a new run"
 
 
 def default_run_path(config: TrainConfig, root: str | PathLike = "runs") -> Path:
@@ -103,15 +105,25 @@ class RunDirectory:
         self._lock = handle
 
     def read_config(self) -> TrainConfig:
-        try:
+        with reading(self.config_path, "run config", _RESTORE):
             data = yaml.safe_load(self.config_path.read_text())
-        except yaml.YAMLError as err:
-            raise DiffilError(
-                f"{CONFIG} is not valid YAML ({err.__class__.__name__})",
-                "restore it",
-                self.path,
-            ) from None
-        return from_dict(TrainConfig, data, where=CONFIG)
+            if not isinstance(data, dict):
+                raise ValueError(f"holds a {type(data).__name__}, not config fields")
+            return from_dict(TrainConfig, data, where=CONFIG).validate()
+
+    def read_eval(self) -> dict[str, Any]:
+        """The final evaluation (eval.json), or {} if the run has none yet."""
+        if not self.eval_path.exists():
+            return {}
+        with reading(self.eval_path, "evaluation file", "re-evaluate with `diffil eval`"):
+            result = json.loads(self.eval_path.read_text())
+            if not isinstance(result, dict):
+                raise ValueError(f"holds a {type(result).__name__}, not evaluation results")
+            return result
+
+    def reading_checkpoint(self) -> AbstractContextManager[None]:
+        """Context for restoring from the checkpoint: any failure is one :class:`DiffilError`."""
+        return reading(self.checkpoint_dir, "checkpoint", _RESTORE)
 
     @property
     def config_path(self) -> Path:
@@ -137,15 +149,11 @@ class RunDirectory:
 
     def log_metrics(self, row: dict[str, Any]) -> None:
         """Append one row to metrics.csv (columns fixed by the first row) and to TensorBoard."""
-        new = not self.metrics_path.exists()
-        with self.metrics_path.open("a", newline="") as f:
-            if new:
-                writer = csv.DictWriter(f, fieldnames=list(row), extrasaction="ignore")
+        header = self._metrics_header()
+        with self.metrics_path.open("a" if header else "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=header or list(row), extrasaction="ignore")
+            if not header:
                 writer.writeheader()
-            else:
-                with self.metrics_path.open() as r:
-                    header = next(csv.reader(r))
-                writer = csv.DictWriter(f, fieldnames=header, extrasaction="ignore")
             writer.writerow({k: "" if v is None else v for k, v in row.items()})
         tb = self._tensorboard()
         if tb is not None:
@@ -155,20 +163,34 @@ class RunDirectory:
                     tb.add_scalar(key.replace(".", "/"), value, step)
             tb.flush()
 
+    def _metrics_header(self) -> list[str] | None:
+        if not self.metrics_path.exists():
+            return None
+        with self.reading_metrics(), self.metrics_path.open(newline="") as f:
+            return next(csv.reader(f), None)
+
+    def reading_metrics(self) -> AbstractContextManager[None]:
+        """Context for parsing metrics.csv: any failure is one :class:`DiffilError`."""
+        return reading(self.metrics_path, "metrics file", "restore it, or delete it")
+
     def read_metrics(self) -> list[dict[str, str]]:
         if not self.metrics_path.exists():
             return []
-        with self.metrics_path.open() as f:
+        with self.reading_metrics(), self.metrics_path.open(newline="") as f:
             return list(csv.DictReader(f))
 
     def truncate_metrics(self, after_step: int, key: str = "env_steps") -> None:
         """Drop rows logged after the checkpoint a resumed run restarts from."""
-        rows = self.read_metrics()
-        if not rows:
+        if not self.metrics_path.exists():
             return
-        kept = [r for r in rows if int(float(r.get(key) or 0)) <= after_step]
+        with self.reading_metrics(), self.metrics_path.open(newline="") as f:
+            reader = csv.DictReader(f)
+            kept = [r for r in reader if int(float(r.get(key) or 0)) <= after_step]
+            header = reader.fieldnames
+        if not header:
+            return
         with self.metrics_path.open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer = csv.DictWriter(f, fieldnames=header, extrasaction="ignore")
             writer.writeheader()
             writer.writerows(kept)
 
@@ -225,7 +247,11 @@ class RunDirectory:
             if (folder / STATE).is_file():
                 if folder != self.checkpoint_dir:
                     os.replace(folder, self.checkpoint_dir)
-                return json.loads((self.checkpoint_dir / STATE).read_text())
+                with self.reading_checkpoint():
+                    state = json.loads((self.checkpoint_dir / STATE).read_text())
+                    if not isinstance(state, dict):
+                        raise ValueError(f"{STATE} holds a {type(state).__name__}, not a state")
+                    return state
         return None
 
     def write_eval(self, result: dict[str, Any]) -> None:
