@@ -91,3 +91,35 @@ def test_console_script_runs_as_a_process(tmp_path, capsys):
     assert result.stderr.startswith("diffil: error:") and "Traceback" not in result.stderr
     assert main(["tasks"]) == 0
     assert "Hopper-v5" in capsys.readouterr().out
+
+
+def test_tasks_keeps_names_whole_at_80_columns_and_mentions_gym(monkeypatch, capsys):
+    from rich.console import Console
+
+    from diffil import cli
+    from diffil.envs.registry import list_tasks
+
+    monkeypatch.setattr(cli, "console", Console(width=80))
+    assert main(["tasks"]) == 0
+    out = capsys.readouterr().out
+    assert "…" not in out
+    for name in list_tasks():
+        assert f" {name} " in out, name
+    assert "gym:ENV_ID" in out
+
+
+def test_collect_without_expert_points_to_shipped_demonstrations(tmp_path, capsys):
+    from diffil.datasets import shipped_demonstrations
+    from diffil.utils.paths import shown_path
+
+    out = tmp_path / "hopper.hdf5"
+    assert main(["collect", "--task", "hopper", "--episodes", "1", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("diffil: error: task 'hopper' has no scripted expert") and "\n" not in err
+    assert shown_path(shipped_demonstrations("hopper")) in err
+    assert "--expert RUN" in err and "diffil expert train --task hopper" in err
+    assert not out.exists()
+    # ant ships nothing: the error says only how to get an expert
+    assert main(["collect", "--task", "ant", "--episodes", "1", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "ships" not in err and "--expert" in err

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from diffil import api
 from diffil.envs.registry import get_task, list_tasks, restore_task
@@ -60,8 +60,14 @@ def data_app() -> None:
 
 @app.command()
 def tasks() -> None:
-    """List the registered tasks."""
-    table = Table("task", "env id", "horizon", "success metric", "random / expert return")
+    """List the registered tasks (and how to use any gymnasium environment)."""
+    table = Table(
+        Column("task", no_wrap=True),  # names are typed as shown: never cut them
+        Column("env id", no_wrap=True),
+        "horizon",
+        "success metric",
+        "random / expert return",
+    )
     for name in list_tasks():
         spec = get_task(name)
         ref = spec.reference
@@ -73,6 +79,7 @@ def tasks() -> None:
             f"{ref.random_return:g} / {ref.expert_return:g}" if ref else "-",
         )
     console.print(table)
+    console.print("any gymnasium environment works too: --task gym:ENV_ID, e.g. gym:Pendulum-v1")
 
 
 @app.command()
@@ -121,6 +128,8 @@ def collect(
 ) -> None:
     """Make demonstrations with the task's expert (or --expert), or exploration data (--mode
     explore), and save them with provenance."""
+    if expert is None and mode == "expert":
+        _refuse_shipped_task_without_expert(task, noise, coverage)
     dataset = api.collect(
         task,
         episodes,
@@ -141,6 +150,27 @@ def collect(
     if "return_mean" in stats:
         parts.append(f"return {stats['return_mean']:.2f} ± {stats['return_std']:.2f}")
     console.print(f"wrote {out}: " + ", ".join(parts))
+
+
+def _refuse_shipped_task_without_expert(
+    task: str, noise: float | None, coverage: float | None
+) -> None:
+    """`collect` on a task that only a trained expert demonstrates, but whose demonstrations diffil
+    ships: say where they are, and how to collect with an expert of one's own."""
+    from diffil.datasets import shipped_demonstrations
+    from diffil.experts import has_scripted_expert
+    from diffil.utils.paths import shown_path
+
+    spec = get_task(task, noise=noise, coverage=coverage)  # a bad variant says so first
+    shipped = shipped_demonstrations(spec.name)
+    if shipped is None or has_scripted_expert(spec):
+        return  # a scripted expert collects; without either, api.collect explains
+    raise DiffilError(
+        f"task {spec.name!r} has no scripted expert; diffil ships its demonstrations at "
+        f"{shown_path(shipped)} (`diffil train` uses them when --demos is not given)",
+        f"to collect your own, train an expert (`diffil expert train --task {spec.name}`) and "
+        "pass --expert RUN (its run directory) or --expert FILE (a policy file)",
+    )
 
 
 def _print_info(info: dict) -> None:
