@@ -6,10 +6,10 @@
 
 Each cell is `diffil train METHOD --task TASK --seed S --set KEY=VALUE ...`: the method's and
 task's presets with one setting changed (see ``VARIANTS``); same network, data, chunking,
-optimiser and number of gradient steps. Locomotion tasks use the first 5 trajectories of
-``data/<task>.hdf5``; the mazes their preset's 100 scripted demonstrations. The policy's score is
-the run's final evaluation (locomotion: eval.episodes of the preset, normalised return; mazes:
-100 episodes, success).
+optimiser and number of gradient steps. Locomotion tasks use the first 5 trajectories of the
+shipped ``<task>.hdf5`` (``--data-dir``); the mazes their preset's 100 scripted demonstrations.
+The policy's score is the run's final evaluation (locomotion: eval.episodes of the preset,
+normalised return; mazes: 100 episodes, success).
 
 Beside the score, what the trained model does on held-out demonstrations (locomotion:
 trajectories 5-9 of the file; mazes: 20 fresh scripted episodes), all in the model's scaled

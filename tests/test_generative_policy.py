@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from diffil.diffusion.parameterization import PREDICTIONS
+from diffil.diffusion.parameterization import PREDICTIONS, split_prediction
 from diffil.diffusion.temporal_unet import TemporalUnet1D
 from diffil.errors import DiffilError
 from diffil.generative import ActionChunkModel, GenerativePolicy, GenerativePolicyConfig
@@ -120,6 +120,42 @@ def test_trained_diffusion_networks_recover_a_mixture(mixture_policies, predicti
     x = policy.sample_chunk(np.zeros((2000, 1, 1))).ravel()
     assert abs((x < 0).mean() - 0.3) < 0.08, (x < 0).mean()
     assert np.abs(np.abs(x) - 0.6).mean() < 0.1  # near the modes, not between them
+
+
+def _clean_estimate_error_at_noisiest_step(policy: GenerativePolicy, n: int = 2000) -> float:
+    """MSE of the network's one-shot estimate of the clean (scaled) action at step T - 1."""
+    model = policy.model
+    gen = torch.Generator().manual_seed(5)
+    x0 = torch.where(torch.rand(n, 1, 1, generator=gen) < 0.3, -0.6, 0.6)
+    t = model.schedule.num_steps - 1
+    abar = model.schedule.alphas_cumprod[t]
+    x_t = model.schedule.q_sample(x0, t, torch.randn(x0.shape, generator=gen))
+    with torch.no_grad():
+        output = model.denoise(x_t, torch.full((n,), t), model.condition(torch.zeros(n, 1, 1)))
+    estimate, _ = split_prediction(model.config.prediction, output, x_t, abar)
+    return float((estimate - x0).pow(2).mean())
+
+
+def test_default_network_estimates_the_clean_action_at_the_noisiest_step(mixture_policies):
+    """Regression test of the defect behind issue 21: at the cosine schedule's last step abar is
+    ~1e-7, so an eps network's x0 estimate multiplies its error by ~2,000 and DDIM's first step
+    starts from a clipped corner of the action box. The default network's estimate there must be
+    no worse than predicting the data mean (variance 0.30 here)."""
+    default = GenerativePolicyConfig().prediction
+    assert _clean_estimate_error_at_noisiest_step(mixture_policies[default]) < 0.4
+    assert _clean_estimate_error_at_noisiest_step(mixture_policies["epsilon"]) > 10.0
+
+
+def test_policy_files_from_before_the_prediction_option_load_as_epsilon_networks():
+    model = _model("diffusion", "ddim", prediction="epsilon")
+    spec = model.spec
+    del spec["config"]["prediction"]
+    assert ActionChunkModel.from_spec(spec).config.prediction == "epsilon"
+
+
+def test_unknown_prediction_is_a_clear_error():
+    with pytest.raises(DiffilError, match=r"generative\.prediction"):
+        _model("diffusion", "ddim", prediction="noise")
 
 
 def test_temporal_unet_any_horizon():

@@ -16,7 +16,8 @@ the action range pushes every sample towards a corner of the box. A ``sample`` o
 
 from __future__ import annotations
 
-import torch
+import math
+
 from torch import Tensor
 
 from diffil.diffusion.schedules import NoiseSchedule, extract
@@ -51,8 +52,10 @@ def split_prediction(
     ``abar`` is a float (samplers, one step for the whole batch) or a tensor broadcasting
     against ``x_t``.
     """
-    abar = torch.as_tensor(abar, dtype=x_t.dtype, device=x_t.device)
-    a, s = abar.sqrt(), (1.0 - abar).sqrt()
+    if isinstance(abar, Tensor):
+        a, s = abar.to(x_t.dtype).sqrt(), (1.0 - abar.to(x_t.dtype)).sqrt()
+    else:  # plain floats: no tensor ops per sampling step, constants in exported graphs
+        a, s = math.sqrt(abar), math.sqrt(1.0 - abar)
     if prediction == "epsilon":
         return (x_t - s * output) / a, output
     if prediction == "sample":

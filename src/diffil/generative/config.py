@@ -36,8 +36,10 @@ class GenerativePolicyConfig:
     exec_horizon: int = 4
     diffusion_steps: int = 100
     schedule: str = "cosine"
-    # what the diffusion network predicts: "epsilon", "sample" (x0) or "v_prediction"
-    prediction: str = "epsilon"
+    # what the diffusion network predicts: "epsilon", "sample" (x0) or "v_prediction". An eps
+    # network cannot estimate x0 at the cosine schedule's noisiest steps (error x ~2,000), which
+    # is what held the diffusion policy far below flow matching; see diffusion.parameterization
+    prediction: str = "v_prediction"
     sampler: str = "ddim"
     sample_steps: int = 10  # DDIM steps or ODE steps
     ddim_eta: float = 0.0
