@@ -22,6 +22,8 @@ action units ([-1, 1] over the demonstrated range):
   sampled first actions and the demonstrated ones over those states;
 - ``moments``: mean over action dimensions of |mean difference| + |std difference| of the same
   two sets;
+- ``spread``: standard deviation of the first action over 16 samples for one state, averaged
+  over dimensions and 300 states (a policy that ignores its noise has none);
 - ``x0 error @ SNR``: mean squared error of the network's one-shot estimate of the clean chunk
   from a noised one, at matched signal-to-noise ratios sqrt(abar / (1 - abar)) of the cosine
   schedule's steps 99, 90, 50 and 10 (flow: at the path time with the same ratio t / (1 - t)).
@@ -89,6 +91,7 @@ VARIANTS: dict[str, tuple[str, list[str], str]] = {
 }
 DIAGNOSED_STEPS = (99, 90, 50, 10)  # cosine schedule, T = 100
 HELD_OUT_STATES = 2000
+SPREAD_STATES, SPREAD_DRAWS = 300, 16
 
 
 def run_dir(args: argparse.Namespace, task: str, label: str, seed: int) -> Path:
@@ -187,6 +190,12 @@ def diagnose(policy: Policy | GenerativePolicy, data: TrajectoryDataset) -> dict
     }
     if model.objective != "regression":
         result["x0_error"] = x0_errors(policy, obs_t, chunks_t)
+        repeated = obs_t[:SPREAD_STATES].repeat_interleave(SPREAD_DRAWS, 0)
+        with torch.no_grad():
+            draws = model.scale_actions(
+                model.sample(repeated, generator=torch.Generator().manual_seed(2))
+            )[:, 0].reshape(-1, SPREAD_DRAWS, model.act_dim)
+        result["spread"] = float(draws.std(1).mean())
     return result
 
 
@@ -203,9 +212,9 @@ def summarise_task(task: str, rows: list[dict], labels: list[str]) -> str:
     unit = "success %" if maze else "normalised return"
     head = " | ".join(f"x0 error @{s}" for s in DIAGNOSED_STEPS)
     lines = [
-        f"| variant | {unit} (median) | per seed | a0 MSE | at bound | MMD | moments | {head} "
-        "| train s |",
-        "|---|---|---|---|---|---|---|" + "---|" * len(DIAGNOSED_STEPS) + "---|",
+        f"| variant | {unit} (median) | per seed | a0 MSE | at bound | MMD | moments | spread "
+        f"| {head} | train s |",
+        "|---|---|---|---|---|---|---|---|" + "---|" * len(DIAGNOSED_STEPS) + "---|",
     ]
     fmt = "{:.0f}" if maze else "{:.2f}"
     for label in labels:
@@ -228,7 +237,8 @@ def summarise_task(task: str, rows: list[dict], labels: list[str]) -> str:
         secs = statistics.median(r["seconds"] for r in mine)
         lines.append(
             f"| {label} | {fmt.format(statistics.median(scores))} | {per} | {med('a0_mse')} | "
-            f"{med('at_bound')} | {med('mmd2')} | {med('moments')} | {' | '.join(err_cells)} "
+            f"{med('at_bound')} | {med('mmd2')} | {med('moments')} | {med('spread')} | "
+            f"{' | '.join(err_cells)} "
             f"| {secs:.0f} |"
         )
     return "\n".join(lines)
