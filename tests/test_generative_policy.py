@@ -298,3 +298,21 @@ def test_unet_flow_policy_trains_from_the_cli(tmp_path, capsys):
     code = main([*args[:4], "--out", str(tmp_path / "x"), "--set", "generative.sampler=ddim"])
     assert code == 2
     assert "does not fit a flow policy" in capsys.readouterr().err
+
+
+def test_run_directories_from_before_the_prediction_option_resume_as_epsilon(tmp_path):
+    """A config.yaml without generative.prediction was written by an eps-trained run: resuming it
+    must not switch the checkpointed network to the new v default."""
+    import yaml
+
+    from diffil.algorithms.config import resolve_config
+    from diffil.runs.run_dir import RunDirectory
+
+    run = RunDirectory.create(
+        tmp_path / "old", resolve_config("diffusion-policy", "pointmaze-umaze")
+    )
+    assert RunDirectory.open(run.path).read_config().generative.prediction == "v_prediction"
+    data = yaml.safe_load(run.config_path.read_text())
+    del data["generative"]["prediction"]
+    run.config_path.write_text(yaml.safe_dump(data))
+    assert RunDirectory.open(run.path).read_config().generative.prediction == "epsilon"

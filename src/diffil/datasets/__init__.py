@@ -2,7 +2,7 @@
 
 ``diffil train`` uses them when a task has no scripted expert and no ``--demos`` is given; they
 load like any dataset (``diffil.load_dataset(shipped_demonstrations("hopper"))``). Each file
-carries its provenance (expert, seed, returns); see the README's "Demonstrations" section.
+carries its provenance (expert, seed, returns); see docs/experts.md.
 """
 
 from __future__ import annotations

@@ -109,6 +109,11 @@ class RunDirectory:
             data = yaml.safe_load(self.config_path.read_text())
             if not isinstance(data, dict):
                 raise ValueError(f"holds a {type(data).__name__}, not config fields")
+            generative = data.get("generative")
+            if isinstance(generative, dict):
+                # runs from before generative.prediction existed trained eps networks (the
+                # default is now v): resuming them must keep training eps
+                generative.setdefault("prediction", "epsilon")
             return from_dict(TrainConfig, data, where=CONFIG).validate()
 
     def read_eval(self) -> dict[str, Any]:
