@@ -86,6 +86,17 @@ VARIANTS: dict[str, tuple[str, list[str], str]] = {
         ["generative.prediction=epsilon", "bc.steps=60000"],
         "eps, 3x the gradient steps",
     ),
+    # the two ways v-prediction + DDIM still differs from flow + Euler besides the path's shape
+    "v-noclip": (
+        "diffusion-policy",
+        ["generative.prediction=v_prediction", "generative.clip_sample=false"],
+        "v, x0 not clipped between DDIM steps (as flow: only the final action)",
+    ),
+    "v-T1000": (
+        "diffusion-policy",
+        ["generative.prediction=v_prediction", "generative.diffusion_steps=1000"],
+        "v, 1000 training diffusion steps (time inputs span 0-999 as flow's t x 1000)",
+    ),
     "flow": ("flow-policy", [], "flow matching (10 Euler steps)"),
     "bc": ("bc", [], "BC with the PPO policy network"),
 }

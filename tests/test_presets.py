@@ -1,0 +1,54 @@
+"""Presets: every registered task resolves for every method; family presets stay in their family."""
+
+from __future__ import annotations
+
+import pytest
+
+from diffil.algorithms.config import preset, resolve_config
+from diffil.algorithms.methods import METHODS
+from diffil.envs.registry import get_task, list_tasks
+
+MAZE_FAMILY_SETTINGS = {
+    ("ppo", "normalize_reward"): True,
+    ("ppo", "bounded_mean"): True,
+    ("bc_warm_start",): True,
+}
+
+
+def _get(config: object, path: tuple[str, ...]) -> object:
+    for name in path:
+        config = getattr(config, name)
+    return config
+
+
+@pytest.mark.parametrize("task", list_tasks())
+def test_every_registered_task_resolves_for_every_method(task: str) -> None:
+    for method in METHODS:
+        config = resolve_config(method, task)
+        assert (config.method, config.task) == (method, task)
+
+
+def test_maze_family_preset_applies_to_every_maze_and_nothing_else() -> None:
+    family = preset("families", "maze")
+    assert family["ppo"]["normalize_reward"] and family["bc_warm_start"]
+    for task in list_tasks():
+        config = resolve_config("drail", task)
+        in_family = get_task(task).family == "maze"
+        for path, value in MAZE_FAMILY_SETTINGS.items():
+            default = _get(resolve_config("drail", "hopper"), path)
+            assert _get(config, path) == (value if in_family else default), (task, path)
+    # the task presets no longer repeat what the family says
+    for task in ("pointmaze-umaze", "pointmaze-medium", "pointmaze-large"):
+        task_preset = preset("tasks", task)
+        assert "bc_warm_start" not in task_preset
+        assert "normalize_reward" not in task_preset.get("ppo", {})
+
+
+def test_overrides_win_over_the_family_preset() -> None:
+    config = resolve_config(
+        "drail",
+        "pointmaze-umaze",
+        {"bc_warm_start": False, "ppo": {"bounded_mean": False}},
+    )
+    assert config.bc_warm_start is False and config.ppo.bounded_mean is False
+    assert config.ppo.normalize_reward is True  # untouched family settings stay
