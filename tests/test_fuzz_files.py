@@ -68,7 +68,7 @@ RUN_SETTINGS = {
             "diffusion_steps": 10,
             "sample_steps": 5,
         },
-        "eval": {"episodes": 1},
+        "eval": {"episodes": 1, "final_episodes": 1},
     },
     "gail": {
         "n_envs": 1,
@@ -76,7 +76,7 @@ RUN_SETTINGS = {
         "checkpoint_every": 64,
         "ppo": {"n_steps": 64, "batch_size": 64, "n_epochs": 1, "net_arch": [8, 8]},
         "reward": {"updates_per_rollout": 1, "batch_size": 16, "model": {"hidden": [8, 8]}},
-        "eval": {"every": 10**9, "episodes": 1},
+        "eval": {"every": 10**9, "episodes": 1, "final_episodes": 1},
     },
 }
 

@@ -228,7 +228,7 @@ GEN_TINY = {
     "num_demos": 10,
     "bc": {"steps": 300, "batch_size": 64},
     "generative": {"hidden": [64, 64], "time_embed_dim": 16, "diffusion_steps": 20},
-    "eval": {"episodes": 10},
+    "eval": {"episodes": 10, "final_episodes": 10},
 }
 
 
@@ -291,7 +291,8 @@ def test_unet_flow_policy_trains_from_the_cli(tmp_path, capsys):
     out = tmp_path / "fp"
     args = ["train", "flow-policy", "--task", "pointmaze-umaze", "--out", str(out), "--quiet"]
     sets = ["bc.steps=60", "num_demos=5", "generative.network=unet",
-            "generative.unet_channels=[16,32]", "eval.episodes=1"]  # fmt: skip
+            "generative.unet_channels=[16,32]", "eval.episodes=1",
+            "eval.final_episodes=1"]  # fmt: skip
     assert main([*args, *(x for s in sets for x in ("--set", s))]) == 0
     policy = Policy.load(out / "policy.pt")
     assert policy.kind == "flow" and policy.model.config.network == "unet"

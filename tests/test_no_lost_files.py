@@ -146,7 +146,11 @@ def test_quickstart_refuses_to_replace_a_folder_that_is_not_its_run(tmp_path):
 @pytest.fixture(scope="module")
 def bc_run(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("bc") / "run"
-    settings = {"num_demos": 4, "bc": {"steps": 10, "batch_size": 16}, "eval": {"episodes": 1}}
+    settings = {
+        "num_demos": 4,
+        "bc": {"steps": 10, "batch_size": 16},
+        "eval": {"episodes": 1, "final_episodes": 1},
+    }
     train("bc", "pointmaze-umaze", out=out, overrides=settings, progress=False)
     return out
 

@@ -30,7 +30,7 @@ TINY = {
         "update_every": 100,
         "model": {"hidden": [32, 32]},
     },
-    "eval": {"every": 300, "episodes": 2},
+    "eval": {"every": 300, "episodes": 2, "final_episodes": 2},
 }
 TINY_SET = [
     "num_demos=10",
@@ -45,6 +45,7 @@ TINY_SET = [
     "reward.model.hidden=[32,32]",
     "eval.every=300",
     "eval.episodes=2",
+    "eval.final_episodes=2",
 ]
 METHODS = ["drail", "diffail", "gail", "airl", "wail", "smiling"]
 
@@ -264,6 +265,7 @@ def test_smiling_on_ppo_learns_from_observations_via_the_cli(tmp_path):
         "reward.model.hidden=[16,16]",
         "reward.model.expert_pretrain_steps=20",
         "eval.episodes=2",
+        "eval.final_episodes=2",
     ]
     sets = [item for s in settings for item in ("--set", s)]
     assert main([*args, "--steps", "256", "--out", str(out), "--quiet", *sets]) == 0

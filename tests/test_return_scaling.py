@@ -53,7 +53,7 @@ def test_drail_run_with_scaled_rewards_resumes_with_its_scaler(tmp_path) -> None
         "ppo": {"n_steps": 64, "batch_size": 64, "n_epochs": 1, "net_arch": [16],
                 "normalize_reward": True},
         "reward": {"updates_per_rollout": 1, "batch_size": 32, "model": {"hidden": [16]}},
-        "eval": {"every": 10**6, "episodes": 1},
+        "eval": {"every": 10**6, "episodes": 1, "final_episodes": 1},
     }  # fmt: skip
     out = tmp_path / "run"
     train("drail", "pointmaze-umaze", steps=256, out=out, overrides=overrides, progress=False)

@@ -104,7 +104,7 @@ def test_learned_reward_of_a_run_is_its_shaped_airl_reward_on_standardised_input
     from diffil.eval.reward_plots import load_run_reward_model
 
     tiny = {
-        "n_envs": 2, "num_demos": 5, "eval": {"every": 10_000, "episodes": 1},
+        "n_envs": 2, "num_demos": 5, "eval": {"every": 10_000, "episodes": 1, "final_episodes": 1},
         "ppo": {"n_steps": 64, "batch_size": 64, "n_epochs": 1, "net_arch": [16, 16]},
         "reward": {"updates_per_rollout": 2, "batch_size": 64, "model": {"hidden": [16, 16]}},
     }  # fmt: skip

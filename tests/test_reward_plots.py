@@ -22,7 +22,7 @@ TINY_RUN = {
     "num_demos": 5,
     "ppo": {"n_steps": 64, "batch_size": 64, "n_epochs": 1, "net_arch": [16, 16]},
     "reward": {"updates_per_rollout": 2, "batch_size": 64, "model": {"hidden": [32, 32]}},
-    "eval": {"every": 10**9, "episodes": 1},
+    "eval": {"every": 10**9, "episodes": 1, "final_episodes": 1},
 }
 
 

@@ -27,7 +27,7 @@ TINY = {
     "checkpoint_every": 512,
     "ppo": {"n_steps": 64, "batch_size": 64, "n_epochs": 2, "net_arch": [16, 16]},
     "reward": {"updates_per_rollout": 2, "batch_size": 64, "model": {"hidden": [32, 32]}},
-    "eval": {"every": 1024, "episodes": 2},
+    "eval": {"every": 1024, "episodes": 2, "final_episodes": 2},
     "bc": {"steps": 200, "batch_size": 64},
 }
 
@@ -256,7 +256,11 @@ def test_reward_models_learn_to_separate_agent_from_expert_in_the_loop(tmp_path,
 
 def test_gail_policy_reaches_the_goal(tmp_path):
     """A trained policy reaches a success rate (small budget; the full ones are benchmarks)."""
-    overrides = {"n_envs": 4, "num_demos": 50, "eval": {"every": 10**9, "episodes": 30}}
+    overrides = {
+        "n_envs": 4,
+        "num_demos": 50,
+        "eval": {"every": 10**9, "episodes": 30, "final_episodes": 30},
+    }
     result = train(
         "gail",
         "pointmaze-umaze",
@@ -283,6 +287,8 @@ def test_cli_train_eval_export(tmp_path, capsys):
         "num_demos=5",
         "--set",
         "eval.episodes=2",
+        "--set",
+        "eval.final_episodes=2",
         "--set",
         "ppo.n_epochs=1",
     ]

@@ -29,6 +29,8 @@ def collect(
     mode: str = "expert",
     steps: int | None = None,
     segment_length: int | None = None,
+    action_noise: float | None = None,
+    successful_only: bool = False,
 ) -> TrajectoryDataset:
     """Make demonstrations with the task's expert; save them to ``out`` if given.
 
@@ -38,9 +40,14 @@ def collect(
 
     ``mode="explore"`` (mazes) instead makes ``steps`` steps of reward-agnostic data without
     resets, optionally cut into ``segment_length``-step pieces (see
-    :func:`diffil.data.collect.collect_exploration`).
+    :func:`diffil.data.collect.collect_exploration`; ``action_noise`` defaults to 0.5 there).
+
+    ``action_noise`` (expert mode: default 0) is the std of Gaussian noise on every expert
+    action, as a fraction of half the action range; ``successful_only`` keeps successful
+    episodes only (see :func:`diffil.data.collect.collect_demonstrations`).
     """
     from diffil.experts import make_expert
+    from diffil.experts.noise import check_action_noise
 
     if mode not in COLLECT_MODES:
         raise DiffilError(f"unknown collect mode {mode!r}", f"use {' or '.join(COLLECT_MODES)}")
@@ -50,21 +57,39 @@ def collect(
                 "explore mode takes --steps, and neither --episodes nor --expert",
                 "e.g. --mode explore --steps 100000",
             )
+        if successful_only:
+            raise DiffilError(
+                "explore mode has no episodes to keep or reject", "drop --successful-only"
+            )
     elif episodes is None or steps is not None:
         raise DiffilError("expert mode takes --episodes, not --steps", "e.g. --episodes 100")
+    if action_noise is not None:
+        check_action_noise(action_noise)
     spec = get_task(task, noise=noise, coverage=coverage)
     policy = make_expert(spec, seed=seed, expert=expert) if expert is not None else None
     if out is not None:
         check_writable(out, overwrite)  # fail before the (possibly long) collection
     if mode == "explore":
         assert steps is not None
+        explore_noise = {} if action_noise is None else {"action_noise": action_noise}
         dataset = collect_exploration(
-            spec, steps, seed=seed, segment_length=segment_length, progress=progress
+            spec,
+            steps,
+            seed=seed,
+            segment_length=segment_length,
+            progress=progress,
+            **explore_noise,
         )
     else:
         assert episodes is not None
         dataset = collect_demonstrations(
-            spec, episodes, seed=seed, expert=policy, progress=progress
+            spec,
+            episodes,
+            seed=seed,
+            expert=policy,
+            progress=progress,
+            action_noise=action_noise or 0.0,
+            successful_only=successful_only,
         )
     if out is not None:
         save_dataset(dataset, out, task=spec, overwrite=overwrite)

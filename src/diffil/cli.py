@@ -114,6 +114,19 @@ def tasks() -> None:
 @click.option(
     "--steps", type=click.IntRange(min=1), default=None, help="Number of steps (explore mode)."
 )
+@click.option(
+    "--action-noise",
+    type=click.FloatRange(min=0),
+    default=None,
+    metavar="SIGMA",
+    help="Std of Gaussian noise on every expert action, as a fraction of half the action range "
+    "(0.5: N(0, 0.5²) on a maze's [-1, 1] actions). Default: 0 (expert), 0.5 (explore).",
+)
+@click.option(
+    "--successful-only",
+    is_flag=True,
+    help="Keep successful episodes only, rolling out until there are --episodes of them.",
+)
 def collect(
     task: str,
     episodes: int | None,
@@ -125,6 +138,8 @@ def collect(
     expert: Path | None,
     mode: str,
     steps: int | None,
+    action_noise: float | None,
+    successful_only: bool,
 ) -> None:
     """Make demonstrations with the task's expert (or --expert), or exploration data (--mode
     explore), and save them with provenance."""
@@ -142,9 +157,13 @@ def collect(
         expert=expert,
         mode=mode,
         steps=steps,
+        action_noise=action_noise,
+        successful_only=successful_only,
     )
     stats = dataset.statistics()
     parts = [f"{stats['episodes']} episodes", f"{stats['transitions']} steps"]
+    if dataset.metadata.get("rejected"):
+        parts.append(f"{dataset.metadata['rejected']} unsuccessful ones rejected")
     if "success_rate" in stats:
         parts.append(f"success {stats['success_rate']:.1%}")
     if "return_mean" in stats:
@@ -178,7 +197,9 @@ def _print_info(info: dict) -> None:
     table = Table(title=info["path"], show_header=False)
     for key, value in stats.items():
         table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
-    for key in ("task", "variant", "env_id", "expert", "seed", "diffil_version", "created"):
+    shown = ("task", "variant", "env_id", "expert", "action_noise", "successful_only")
+    shown += ("attempts", "rejected", "seed", "diffil_version", "created")
+    for key in shown:
         if key in meta:
             value = meta[key]
             table.add_row(key, json.dumps(value) if isinstance(value, dict) else str(value))

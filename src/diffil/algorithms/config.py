@@ -61,7 +61,15 @@ class EvalConfig:
     """Periodic and final evaluation of the policy during a run."""
 
     every: int = 25_000  # environment steps between evaluations during training
-    episodes: int = 20  # episodes per evaluation (the final one included)
+    episodes: int = 20  # episodes per evaluation during training
+    # episodes of the final evaluation (eval.json, and the learning curve's last point);
+    # None: ``episodes``
+    final_episodes: int | None = None
+
+    @property
+    def final(self) -> int:
+        """Episodes of the final evaluation."""
+        return self.episodes if self.final_episodes is None else self.final_episodes
 
 
 @dataclass(kw_only=True)
@@ -135,6 +143,7 @@ class TrainConfig:
             "bc.steps": self.bc.steps,
             "bc.batch_size": self.bc.batch_size,
             "eval.episodes": self.eval.episodes,
+            "eval.final_episodes": self.eval.final,
         }
         require_positive(positive)
         if self.reward.recent < 0 or self.sac.learning_starts < 0:

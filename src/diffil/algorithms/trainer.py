@@ -38,7 +38,7 @@ from diffil.data.trajectory import TrajectoryDataset, Transitions
 from diffil.envs.gymnasium_tasks import GYM_PREFIX
 from diffil.envs.registry import TaskSpec, get_task
 from diffil.errors import DiffilError
-from diffil.eval.evaluate import evaluate_policy
+from diffil.eval.evaluate import FINAL_EVAL_SEED, evaluate_policy, periodic_eval_seed
 from diffil.policy import Policy
 from diffil.rewards import RewardModel, TransitionBatch, make_reward_model
 from diffil.rl import silence_sb3_logger
@@ -149,8 +149,17 @@ class Trainer:
         if self.console is not None:
             self.console.print(text)
 
-    def evaluate(self, policy: Policy, episodes: int | None = None) -> dict[str, float]:
-        return evaluate_policy(self.task, policy, episodes or self.config.eval.episodes)
+    def evaluate(self, policy: Policy, env_steps: int) -> dict[str, float]:
+        """The evaluation during training at ``env_steps``: ``eval.episodes`` fresh episodes
+        (start/goal pairs) each time (:func:`~diffil.eval.evaluate.periodic_eval_seed`)."""
+        return evaluate_policy(
+            self.task, policy, self.config.eval.episodes, seed=periodic_eval_seed(env_steps)
+        )
+
+    def evaluate_final(self, policy: Policy) -> dict[str, float]:
+        """The final evaluation: ``eval.final_episodes`` episodes, the same ones for every run
+        (and for ``diffil eval`` with its defaults)."""
+        return evaluate_policy(self.task, policy, self.config.eval.final, seed=FINAL_EVAL_SEED)
 
     def note_evaluation(self, result: dict[str, float], env_steps: int) -> None:
         """Remember when the policy first reached 90% success (or normalised return)."""
@@ -160,14 +169,22 @@ class Trainer:
 
     def finish(self, policy: Policy, env_steps: int) -> TrainResult:
         policy.save(self.run.policy_path)
-        evaluation = self.evaluate(policy)
+        evaluation = self.evaluate_final(policy)
         self.note_evaluation(evaluation, env_steps)
+        curve_point = {
+            "eval_success": evaluation.get("success_rate"),
+            "eval_return": evaluation["return_mean"],
+        }
+        self.run.record_final_evaluation(env_steps, curve_point, round(self.elapsed, 2))
         result = {
             **evaluation,
             "env_steps": env_steps,
             "seconds": round(self.elapsed, 1),
             "reached_90": self.first_success_90,
+            "variant": self.task.variant_settings,
         }
+        if self.demos is not None:
+            result["demos"] = demos_record(self.demos, self.config)
         self.run.write_eval(result)
         self.say(f"[bold]done[/] {self.run.path}: " + format_evaluation(evaluation))
         self.run.close()
@@ -187,11 +204,41 @@ class Trainer:
 
     def policy_metadata(self) -> dict[str, Any]:
         meta = {"method": self.config.method, "task": self.config.task, "seed": self.config.seed}
+        meta["variant"] = self.task.variant_settings
+        if self.demos is not None:
+            meta["demos"] = demos_record(self.demos, self.config)
         if self.config.task.startswith(GYM_PREFIX):  # lets `diffil eval` make its env again
             env_spec = self.task.raw_env_spec()
             if env_spec is not None:
                 meta["env_spec"] = env_spec.to_json()
         return meta
+
+
+# what a run records of its demonstrations' provenance (eval.json and the policy's metadata)
+DEMOS_RECORD_KEYS = (
+    "expert",
+    "seed",
+    "variant",
+    "action_noise",
+    "successful_only",
+    "attempts",
+    "rejected",
+    "success_rate",
+)
+
+
+def demos_record(demos: TrajectoryDataset, config: TrainConfig) -> dict[str, Any]:
+    """The regime of the run's demonstrations: how many it used, where they came from, and
+    their provenance (the collection's task variant, action noise, successful-only filter, ...;
+    keys the dataset does not record are left out)."""
+    meta = demos.metadata
+    record: dict[str, Any] = {
+        "episodes": len(demos),
+        "transitions": demos.num_transitions,
+        "file": config.demos,  # None: made by the run's expert, or passed as a dataset
+    }
+    record.update({k: meta[k] for k in DEMOS_RECORD_KEYS if meta.get(k) is not None})
+    return record
 
 
 def format_evaluation(result: dict[str, float]) -> str:
@@ -383,9 +430,10 @@ class ProgressReporter:
             "eval_success": None,
             "eval_return": None,
         }
-        if steps >= self.next_eval:
+        # the final evaluation (Trainer.finish) gives the curve's last point
+        if steps >= self.next_eval and steps < t.config.steps:
             self.next_eval = _next_multiple(steps, t.config.eval.every)
-            result = t.evaluate(t.current_policy())
+            result = t.evaluate(t.current_policy(), steps)
             t.note_evaluation(result, steps)
             row["eval_success"] = result.get("success_rate")
             row["eval_return"] = result["return_mean"]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import importlib.metadata
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterator
 
 import gymnasium as gym
 import numpy as np
@@ -88,29 +89,101 @@ def _version(package: str) -> str | None:
         return None
 
 
+# successful_only gives up after this many attempts per wanted episode
+MAX_ATTEMPTS_PER_EPISODE = 20
+
+
 def collect_demonstrations(
     task: TaskSpec | str,
     episodes: int,
     seed: int = 0,
     expert: Policy | None = None,
     progress: bool = False,
+    *,
+    action_noise: float = 0.0,
+    successful_only: bool = False,
 ) -> TrajectoryDataset:
-    """Roll out the task's expert (or ``expert``) and return a dataset with provenance metadata."""
+    """Roll out the task's expert (or ``expert``) and return a dataset with provenance metadata.
+
+    ``action_noise`` adds Gaussian noise with that std (a fraction of half the action range, so
+    N(0, 0.5^2) on a maze's [-1, 1] actions for 0.5) to every expert action, clipped to the
+    bounds; the dataset records the noisy actions the environment executed. ``successful_only``
+    keeps only successful episodes, rolling out until there are ``episodes`` of them (at most
+    ``MAX_ATTEMPTS_PER_EPISODE`` times as many attempts); it needs a task with a success metric.
+    The provenance records both, and how many episodes were attempted and rejected.
+    """
     from diffil.experts import make_expert
+    from diffil.experts.noise import NoisyPolicy, check_action_noise
 
     task = get_task(task)
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
-    policy = expert if expert is not None else make_expert(task, seed=seed)
-    trajectories = rollout(
-        task, policy, episodes, seed=seed, progress=progress, description="collect"
-    )
+    action_noise = check_action_noise(action_noise)
+    if successful_only and not task.success_key:
+        raise DiffilError(
+            f"successful_only needs a task with a success metric; {task.name!r} has none",
+            "drop --successful-only",
+        )
+    expert_policy = expert if expert is not None else make_expert(task, seed=seed)
+    policy: Policy = expert_policy
+    if action_noise > 0:
+        env = task.make_env()
+        low, high = env.action_space.low, env.action_space.high
+        env.close()
+        policy = NoisyPolicy(expert_policy, action_noise, low, high, seed=seed)
+    if successful_only:
+        trajectories, attempts = _successful_rollouts(task, policy, episodes, seed, progress)
+    else:
+        trajectories = rollout(
+            task, policy, episodes, seed=seed, progress=progress, description="collect"
+        )
+        attempts = episodes
     dataset = TrajectoryDataset(trajectories)
-    dataset.metadata = _provenance(task, dataset, policy, seed)
-    expert_info = getattr(policy, "provenance", None)  # trained experts: file, algo, return...
+    dataset.metadata = _provenance(task, dataset, expert_policy, seed)
+    dataset.metadata.update(
+        {
+            "action_noise": action_noise,
+            "successful_only": successful_only,
+            "attempts": attempts,
+            "rejected": attempts - len(dataset),
+        }
+    )
+    expert_info = getattr(expert_policy, "provenance", None)  # trained experts: file, algo...
     if expert_info is not None:
         dataset.metadata["expert_info"] = dict(expert_info)
     return dataset
+
+
+def _successful_rollouts(
+    task: TaskSpec, policy: Policy, episodes: int, seed: int, progress: bool
+) -> tuple[list[Trajectory], int]:
+    """``episodes`` successful episodes (seeded as :func:`rollout`) and how many were tried."""
+    cap = MAX_ATTEMPTS_PER_EPISODE * episodes
+    env = task.make_env()
+    env.action_space.seed(seed)
+    kept: list[Trajectory] = []
+    attempts = 0
+    try:
+        for attempts in progress_bar(_count(1), "collect (successful)", enabled=progress):
+            trajectory = rollout_episode(env, policy, seed=seed if attempts == 1 else None)
+            if trajectory.success:
+                kept.append(trajectory)
+                if len(kept) == episodes:
+                    break
+            if attempts >= cap:
+                raise DiffilError(
+                    f"only {len(kept)} of {attempts} episodes succeeded, short of the "
+                    f"{episodes} successful ones asked for",
+                    "lower --action-noise or --episodes, or drop --successful-only",
+                )
+    finally:
+        env.close()
+    return kept, attempts
+
+
+def _count(start: int) -> Iterator[int]:
+    """start, start + 1, ... (an iterator without a length: an open-ended progress bar)."""
+    yield from itertools.count(start)
 
 
 def _provenance(task: TaskSpec, dataset: TrajectoryDataset, policy: object, seed: int) -> dict:

@@ -10,16 +10,28 @@ from diffil.data.collect import rollout
 from diffil.data.trajectory import TrajectoryDataset
 from diffil.envs.registry import TaskSpec
 
+# The seed of final evaluations (and of `diffil eval`): every run of every method is scored on
+# the same episodes (on a maze: the same start/goal pairs).
+FINAL_EVAL_SEED = 10_000
+
+
+def periodic_eval_seed(env_steps: int) -> int:
+    """The seed of the evaluation during training at ``env_steps`` (> 0): each evaluation draws
+    fresh episodes (start/goal pairs), none of them the final evaluation's, and a resumed run
+    draws the same ones again."""
+    return FINAL_EVAL_SEED + 1 + int(env_steps)
+
 
 def evaluate_policy(
     task: TaskSpec,
     policy: Callable[[np.ndarray], np.ndarray],
     episodes: int,
-    seed: int = 10_000,
+    seed: int = FINAL_EVAL_SEED,
     progress: bool = False,
 ) -> dict[str, float]:
     """Mean and std of return (and success rate, normalised score) over ``episodes`` episodes.
 
+    The environment is seeded once with ``seed``, so different seeds give different episodes.
     Evaluation environments use every start/goal cell regardless of a coverage variant.
     """
     trajs = rollout(

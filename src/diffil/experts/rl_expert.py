@@ -50,6 +50,7 @@ from diffil.envs.registry import TaskSpec, get_task
 from diffil.envs.task import task_file_stem
 from diffil.errors import DiffilError, reading, require_positive
 from diffil.eval.evaluate import evaluate_policy
+from diffil.experts.noise import add_action_noise, check_action_noise
 from diffil.policy import Policy, PolicyNetwork, describe_modules
 from diffil.rl import silence_sb3_logger
 from diffil.rl.ppo import ACTIVATIONS, PPOConfig, make_ppo, make_vec_env
@@ -369,9 +370,7 @@ class ExpertPolicy:
         """Actions for one observation (obs_dim,) or a batch (N, obs_dim)."""
         action = self.policy.predict(observations)
         if self.action_noise > 0:
-            scale = self.action_noise * (self._high - self._low) / 2
-            action = action + self.rng.normal(size=action.shape) * scale
-            action = np.clip(action, self._low, self._high).astype(np.float32)
+            action = add_action_noise(action, self.action_noise, self._low, self._high, self.rng)
         return action
 
     def __repr__(self) -> str:
@@ -403,8 +402,7 @@ def load_expert(
                 f"pass an expert for {spec.name}",
                 file,
             )
-    if action_noise < 0:
-        raise DiffilError(f"action_noise must be >= 0, got {action_noise}", "fix the value")
+    check_action_noise(action_noise)
     return ExpertPolicy(policy, file, action_noise=action_noise, seed=seed)
 
 

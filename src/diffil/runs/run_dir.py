@@ -186,18 +186,46 @@ class RunDirectory:
 
     def truncate_metrics(self, after_step: int, key: str = "env_steps") -> None:
         """Drop rows logged after the checkpoint a resumed run restarts from."""
-        if not self.metrics_path.exists():
+        header, rows = self._metrics_table()
+        if header:
+            kept = [r for r in rows if int(float(r.get(key) or 0)) <= after_step]
+            self._write_metrics(header, kept)
+
+    def record_final_evaluation(
+        self, env_steps: int, evaluation: dict[str, Any], time_s: float
+    ) -> None:
+        """End the learning curve with the final evaluation (``eval_*`` columns): in the row at
+        ``env_steps`` when the curve ends there (again, if a finished run is resumed), else in a
+        row of its own. Curves without evaluation columns (offline methods) stay as they are."""
+        header, rows = self._metrics_table()
+        if not header or not set(evaluation) <= set(header):
             return
+        values = {k: "" if v is None else v for k, v in evaluation.items()}
+        if rows and int(float(rows[-1].get("env_steps") or -1)) == env_steps:
+            rows[-1].update(values)
+        else:
+            rows.append({"env_steps": env_steps, "time_s": time_s, **values})
+        self._write_metrics(header, rows)
+        tb = self._tensorboard()
+        if tb is not None:
+            for key, value in evaluation.items():
+                if isinstance(value, (int, float)):
+                    tb.add_scalar(key, value, env_steps)
+            tb.flush()
+
+    def _metrics_table(self) -> tuple[list[str] | None, list[dict[str, str]]]:
+        if not self.metrics_path.exists():
+            return None, []
         with self.reading_metrics(), self.metrics_path.open(newline="") as f:
             reader = csv.DictReader(f)
-            kept = [r for r in reader if int(float(r.get(key) or 0)) <= after_step]
-            header = reader.fieldnames
-        if not header:
-            return
+            rows = list(reader)
+            return (list(reader.fieldnames) if reader.fieldnames else None), rows
+
+    def _write_metrics(self, header: list[str], rows: list[dict[str, Any]]) -> None:
         with self.metrics_path.open("w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=header, extrasaction="ignore")
             writer.writeheader()
-            writer.writerows(kept)
+            writer.writerows(rows)
 
     def _tensorboard(self):
         if self._tb is None:
