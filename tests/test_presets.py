@@ -12,6 +12,7 @@ MAZE_FAMILY_SETTINGS = {
     ("ppo", "normalize_reward"): True,
     ("ppo", "bounded_mean"): True,
     ("bc_warm_start",): True,
+    ("eval", "final_episodes"): 100,
 }
 
 
