@@ -15,6 +15,7 @@ streams: a resumed run learns what an uninterrupted one does).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from pathlib import Path
 from typing import Any
@@ -108,6 +109,7 @@ class DiffuserTrainer(Trainer):
         self.reward: PlanReward | None = None
         self.optimizer: torch.optim.Optimizer | None = None
         self.generators: tuple[torch.Generator, ...] = ()
+        self._snapshot: dict[str, Any] | None = None
         self.elapsed_before = float(self.state.get("elapsed", 0.0))
         if self.state["stage"] != "diffuser" or self.stage_step > 0:
             self.run.truncate_metrics(self.progress_step, key="step")
@@ -132,20 +134,25 @@ class DiffuserTrainer(Trainer):
             }
         )
 
+    def snapshot(self, model: torch.nn.Module, step: int, copy_weights: bool) -> None:
+        """Remember the stage's state after ``step`` steps (epochs): what a checkpoint, also one
+        taken on Ctrl-C in the middle of the next step (epoch), writes. ``copy_weights`` copies
+        weights and optimizer too (IRL: an epoch is several updates)."""
+        assert self.optimizer is not None
+        weights, optimizer = model.state_dict(), self.optimizer.state_dict()
+        if copy_weights:
+            weights, optimizer = copy.deepcopy(weights), copy.deepcopy(optimizer)
+        generators = [g.get_state() for g in self.generators]
+        self._snapshot = {"model": weights, "optimizer": optimizer, "generators": generators}
+        self.stage_step = step
+
     def save_checkpoint(self) -> None:
-        """The stage, its step, and the current stage's weights, optimizer and random streams."""
+        """The stage, its step, and the stage's weights, optimizer and random streams as of the
+        last completed step (epoch)."""
         writers: dict[str, Any] = {}
-        diffuser_stage = self.state["stage"] == "diffuser"
-        model = self.reward
-        if diffuser_stage:
-            model = None if self.diffuser is None else self.diffuser.model
-        if model is not None and self.optimizer is not None:
-            blob = {
-                "model": model.state_dict(),
-                "optimizer": self.optimizer.state_dict(),
-                "generators": [g.get_state() for g in self.generators],
-            }
-            name = _DIFFUSER_CKPT if diffuser_stage else _IRL_CKPT
+        blob = self._snapshot
+        if blob is not None:
+            name = _DIFFUSER_CKPT if self.state["stage"] == "diffuser" else _IRL_CKPT
             writers[name] = lambda p: torch.save(blob, p)
         state = {**self.state, "step": self.stage_step, "elapsed": self.elapsed}
         self.run.save_checkpoint(writers, state)
@@ -205,6 +212,7 @@ class DiffuserTrainer(Trainer):
         self.optimizer = diffuser_optimizer(self.diffuser, cfg.lr)
         self.generators = (torch.Generator().manual_seed(self.config.seed),)
         self._restore(_DIFFUSER_CKPT, self.diffuser.model)
+        self.snapshot(self.diffuser.model, self.stage_step, copy_weights=True)
         self.say(
             f"training the Diffuser: {cfg.steps:,} steps of {cfg.batch_size} windows "
             f"(horizon {cfg.horizon}, {cfg.diffusion_steps} diffusion steps)"
@@ -212,7 +220,8 @@ class DiffuserTrainer(Trainer):
         log_every = max(1, min(cfg.checkpoint_every, cfg.steps // 20))
 
         def after_step(step: int, loss: float) -> None:
-            self.stage_step = step + 1
+            assert self.diffuser is not None  # one Adam step per step: weights need no copy
+            self.snapshot(self.diffuser.model, step + 1, copy_weights=False)
             if self.stage_step % log_every == 0 or self.stage_step == cfg.steps:
                 self._log(loss)
                 self.say(f"  diffuser step {self.stage_step:,}/{cfg.steps:,} loss {loss:.4f}")
@@ -232,7 +241,7 @@ class DiffuserTrainer(Trainer):
         )
         self.diffuser.save(path)
         self.state, self.stage_step = {"stage": "irl" if self.learns_reward else "done"}, 0
-        self.optimizer, self.generators = None, ()
+        self.optimizer, self.generators, self._snapshot = None, (), None
         self.save_checkpoint()
         return self.diffuser
 
@@ -248,13 +257,15 @@ class DiffuserTrainer(Trainer):
         self.optimizer = irl_optimizer(self.reward, config)
         self.generators = irl_generators(config)
         self._restore(_IRL_CKPT, self.reward)
+        self.snapshot(self.reward, self.stage_step, copy_weights=True)
         self.say(
             f"learning the reward (Diffuser-IRL, {config.loss}, K = {config.K}): "
             f"{config.epochs} epochs on {len(self.demos)} demonstrations"
         )
 
         def after_epoch(epoch: int, loss: float) -> None:
-            self.stage_step = epoch + 1
+            assert self.reward is not None
+            self.snapshot(self.reward, epoch + 1, copy_weights=True)
             self._log(loss)
             if self.stage_step < config.epochs:
                 self.save_checkpoint()
@@ -272,7 +283,7 @@ class DiffuserTrainer(Trainer):
         )
         self.reward.save(path)
         self.state, self.stage_step = {"stage": "done"}, 0
-        self.optimizer, self.generators = None, ()
+        self.optimizer, self.generators, self._snapshot = None, (), None
         self.save_checkpoint()
         return self.reward.eval()
 
@@ -347,7 +358,7 @@ def export_learned_reward(run_dir: str | Path, fmt: str, out: str | Path | None 
         )
     target = Path(out) if out else run_dir / ("reward.onnx" if fmt == "onnx" else "reward.ts.pt")
     reward = PlanReward.load(run_dir / REWARD_FILE)
-    module = _RewardOfTransitions(reward).eval()
+    module = _RewardOfTransitions(reward).eval().requires_grad_(False)
     example = (torch.zeros(2, reward.obs_dim), torch.zeros(2, reward.act_dim))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -183,7 +183,8 @@ def plot_maze_reward(
 
     The state is (x, y, 0, 0, gx, gy): at rest, with the goal fixed (default: the goal of the
     first demonstration in ``<run>/demos.hdf5``); the action is the run's final policy's action
-    at that state (Diffuser-IRL runs: the first action of the guided planner's plan). Wall cells are masked and drawn grey; arrows show the policy's actions.
+    at that state (Diffuser-IRL runs: the first action of the guided planner's plan). Wall
+    cells are masked and drawn grey; arrows show the policy's actions.
     ``resolution`` is the number of grid points along x; stochastic rewards (DRAIL, DiffAIL)
     average ``draws`` estimates per point, shared along y (see :func:`reward_surface`).
     Returns the path of the PNG; raises :class:`DiffilError` for a run it cannot read.

@@ -87,26 +87,35 @@ class LearnedReward:
     method: str
     source: Path
 
-    def function(self) -> Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]:
-        """The reward as a RewardFunction ``(obs, acts, next_obs) -> (N,)`` of raw arrays."""
+    def rewards(
+        self,
+        obs: np.ndarray,
+        acts: np.ndarray,
+        next_obs: np.ndarray,
+        dones: np.ndarray | None = None,
+        generator: torch.Generator | None = None,
+    ) -> np.ndarray:
+        """Rewards (N,) of raw transitions, as the learner gets them (``dones`` ends episodes:
+        AIRL then leaves out gamma h(s'); None = no step ends one)."""
         from diffil.eval.reward_plots import scale_obs
 
+        obs = np.asarray(obs, dtype=np.float32)
+        acts = np.asarray(acts, dtype=np.float32).reshape(len(obs), -1)
+        batch = TransitionBatch.from_numpy(
+            scale_obs(self.scaler, obs),
+            None if self.model.config.obs_only else acts,
+            scale_obs(self.scaler, np.asarray(next_obs, dtype=np.float32)),
+            np.zeros(len(obs), dtype=np.float32) if dones is None else dones,
+            None,
+            device=self.model.device,
+        )
+        return self.model.reward(batch, generator=generator).double().cpu().numpy()
+
+    def function(self) -> Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]:
+        """The reward as a RewardFunction ``(obs, acts, next_obs) -> (N,)`` of raw arrays (no
+        step ends an episode; stochastic rewards draw from one generator seeded 0)."""
         generator = torch.Generator().manual_seed(0)
-
-        def reward(obs: np.ndarray, acts: np.ndarray, next_obs: np.ndarray) -> np.ndarray:
-            obs = np.asarray(obs, dtype=np.float32)
-            acts = np.asarray(acts, dtype=np.float32).reshape(len(obs), -1)
-            batch = TransitionBatch.from_numpy(
-                scale_obs(self.scaler, obs),
-                None if self.model.config.obs_only else acts,
-                scale_obs(self.scaler, np.asarray(next_obs, dtype=np.float32)),
-                np.zeros(len(obs), dtype=np.float32),
-                None,
-                device=self.model.device,
-            )
-            return self.model.reward(batch, generator=generator).double().cpu().numpy()
-
-        return reward
+        return lambda obs, acts, next_obs: self.rewards(obs, acts, next_obs, None, generator)
 
 
 def load_learned_reward(run_dir: str | PathLike, task: str | None = None) -> LearnedReward:
