@@ -281,6 +281,16 @@ def methods() -> None:
     help="Learn from observations: the reward model never reads actions.",
 )
 @click.option(
+    "--reward",
+    "reward_run",
+    type=click.Path(path_type=Path),
+    default=None,
+    metavar="RUN",
+    help="ppo/sac: train a fresh policy on the frozen learned reward of RUN (a run of airl, "
+    "drail, smiling, gail, diffail, wail or diffuser-irl) instead of the task's reward; "
+    "evaluation still uses the task's success and return. --task defaults to RUN's.",
+)
+@click.option(
     "--set",
     "settings",
     multiple=True,
@@ -300,22 +310,27 @@ def train(
     n_envs: int | None,
     rl: str | None,
     obs_only: bool | None,
+    reward_run: Path | None,
     settings: tuple[str, ...],
     quiet: bool,
 ) -> None:
-    """Train METHOD on a task (or continue a run with --resume) into a run directory."""
+    """Train METHOD on a task (or continue a run with --resume) into a run directory.
+
+    The diffuser and diffuser-irl methods (mazes) write exploration.hdf5, diffuser.pt and (IRL)
+    reward.pt instead of policy.pt; `diffil eval RUN` runs their re-planning planner.
+    """
     from diffil.algorithms.config import parse_overrides
     from diffil.algorithms.run import train as run_training
 
-    if resume is None and (method is None or (task is None and demos is None)):
+    if resume is None and (method is None or (task is None and demos is None and not reward_run)):
         raise DiffilError(
             "train needs METHOD and --task (or --demos that name their environment)",
             "e.g. diffil train drail --task pointmaze-umaze",
         )
-    if resume is not None and (method or task or demos or settings or rl or obs_only):
+    if resume is not None and (method or task or demos or settings or rl or obs_only or reward_run):
         raise DiffilError(
             "--resume continues a run with its own config",
-            "drop METHOD/--task/--demos/--set/--rl/--obs-only",
+            "drop METHOD/--task/--demos/--set/--rl/--obs-only/--reward",
         )
     if demos is not None and not demos.exists():
         raise DiffilError("no such file or folder", "check the --demos path", demos)
@@ -331,6 +346,7 @@ def train(
         n_envs=n_envs,
         rl=rl,
         obs_only=obs_only or None,
+        reward=reward_run,
         overrides=parse_overrides(list(settings)),
         progress=not quiet,
     )
@@ -395,10 +411,17 @@ def evaluate(
     sampler: str | None,
     sample_steps: int | None,
 ) -> None:
-    """Evaluate the policy of RUN (a run directory or policy file): return and success."""
+    """Evaluate the policy of RUN (a run directory or policy file): return and success.
+
+    For a diffuser or diffuser-irl run, the re-planning planner (its Diffuser, guided by its
+    learned reward) is evaluated.
+    """
     from diffil.algorithms.trainer import format_evaluation
     from diffil.eval.evaluate import evaluate_policy
 
+    if _planner_run(run):
+        _evaluate_planner(run, episodes, seed, task, noise)
+        return
     policy = _with_sampler(_load_policy(run), sampler, sample_steps, run)
     name = task or policy.metadata.get("task")
     if not name:
@@ -415,6 +438,35 @@ def evaluate(
         )
     result = evaluate_policy(spec, policy, episodes, seed=seed, progress=True)
     console.print(f"{name}: " + format_evaluation(result))
+
+
+def _planner_run(run: Path) -> bool:
+    """Whether ``run`` is the run directory of a diffuser or diffuser-irl method."""
+    from diffil.algorithms.methods import get_method
+    from diffil.runs.run_dir import RunDirectory
+
+    if not (run.is_dir() and (run / "config.yaml").is_file()):
+        return False
+    return get_method(RunDirectory.open(run).read_config().method).plans
+
+
+def _evaluate_planner(
+    run: Path, episodes: int, seed: int, task: str | None, noise: float | None
+) -> None:
+    from diffil.algorithms.planning import make_planner
+    from diffil.algorithms.trainer import format_evaluation
+    from diffil.eval.evaluate import evaluate_policy
+    from diffil.runs.run_dir import RunDirectory
+
+    name = task or RunDirectory.open(run).read_config().task
+    planner = make_planner(run)
+    spec = get_task(name, noise=noise)
+    if spec.obs_dim != planner.diffuser.obs_dim or spec.act_dim != planner.diffuser.act_dim:
+        raise DiffilError(
+            f"the planner's dims do not match task {name!r}", "pass the run's own task", run
+        )
+    result = evaluate_policy(spec, planner, episodes, seed=seed, progress=True)
+    console.print(f"{name} (re-planning planner): " + format_evaluation(result))
 
 
 @app.command()
@@ -438,8 +490,20 @@ def export(
     policy.pt is never overwritten. Diffusion and flow policies export as (obs_history, noise)
     -> action chunk; ONNX needs a deterministic sampler (ddim, euler, midpoint), TorchScript
     takes any.
+
+    A diffuser-irl run exports its learned reward (obs, action) -> r_phi(s, a), to
+    RUN/reward.onnx or reward.ts.pt. Its planner is not exported: guided sampling takes the
+    reward's gradient at every denoising step, which neither format captures; diffuser.pt and
+    reward.pt load with diffil.planning.Diffuser.load and PlanReward.load, and
+    diffil.algorithms.planning.make_planner(RUN) rebuilds the planner.
     """
     from diffil.policy import export_policy
+
+    if _planner_run(run):
+        from diffil.algorithms.planning import export_learned_reward
+
+        console.print(f"wrote {export_learned_reward(run, fmt, out)}")
+        return
 
     policy = _with_sampler(_load_policy(run), sampler, sample_steps, run)
     target = _export_target(run, fmt, out)
@@ -476,6 +540,37 @@ def reward_map(run: Path, out: Path | None, resolution: int) -> None:
 
     png = plot_maze_reward(run, out or run / "reward_map.png", resolution=resolution)
     console.print(f"wrote {png}")
+
+
+@app.command("reward-eval")
+@click.argument("run", type=click.Path(path_type=Path))
+@click.option(
+    "--metric",
+    type=click.Choice(["erc", "epic"]),
+    default="erc",
+    show_default=True,
+    help="erc: Pearson distance of episode returns; epic: of canonically shaped rewards.",
+)
+@click.option(
+    "--pieces", type=click.IntRange(min=2), default=100, show_default=True,
+    help="Coverage set: pieces of reward-agnostic maze exploration.",
+)  # fmt: skip
+@click.option("--piece-steps", type=click.IntRange(min=1), default=300, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the coverage set.")
+def reward_eval(run: Path, metric: str, pieces: int, piece_steps: int, seed: int) -> None:
+    """How close RUN's learned reward is to the task's true reward (ERC or EPIC, in [0, 1]; 0 =
+    equivalent), on a coverage set of exploration pieces (maze tasks)."""
+    from diffil.eval.reward_metrics import compare_to_task_reward, maze_coverage, task_reward
+    from diffil.rewards.frozen import load_learned_reward
+
+    learned = load_learned_reward(run)
+    task_reward(learned.task)  # a task without a true reward of (s, a, s') says so first
+    coverage = maze_coverage(get_task(learned.task), pieces, piece_steps, seed)
+    value = compare_to_task_reward(learned.function(), learned.task, coverage, metric, seed=seed)
+    console.print(
+        f"{learned.method} reward on {learned.task}: {metric.upper()} {value:.4f} "
+        f"({pieces} exploration pieces of {piece_steps} steps, seed {seed})"
+    )
 
 
 @app.group("expert")

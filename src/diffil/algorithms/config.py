@@ -24,6 +24,8 @@ import yaml
 
 from diffil.errors import DiffilError, require_positive
 from diffil.generative.config import GenerativePolicyConfig
+from diffil.planning.config import DiffuserTrainingConfig
+from diffil.planning.irl import DiffuserIRLConfig
 from diffil.rl.ppo import PPOConfig
 from diffil.rl.sac import SACConfig
 
@@ -87,6 +89,10 @@ class TrainConfig:
             scripted expert makes.
         noise: reset-noise scale of the task variant (1 = the environment's default).
         coverage: fraction of the maze's free cells demonstrations start and end in (1 = all).
+        reward_source: methods ``ppo``/``sac`` only: a run directory whose learned reward,
+            frozen, replaces the task's reward in training (``diffil train ppo --reward RUN``).
+        diffuser, irl: the ``diffuser`` and ``diffuser-irl`` methods' settings (``irl.seed`` is
+            replaced by ``seed``).
     """
 
     method: str
@@ -113,12 +119,15 @@ class TrainConfig:
     # policy; other runs say so at the start and ignore it (so a task preset can set it).
     bc_warm_start: bool = False
     checkpoint_every: int = 50_000  # environment steps between checkpoints
+    reward_source: str | None = None
     ppo: PPOConfig = field(default_factory=PPOConfig)
     sac: SACConfig = field(default_factory=SACConfig)
     reward: RewardLearningConfig = field(default_factory=RewardLearningConfig)
     bc: BCConfig = field(default_factory=BCConfig)
     generative: GenerativePolicyConfig = field(default_factory=GenerativePolicyConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    diffuser: DiffuserTrainingConfig = field(default_factory=DiffuserTrainingConfig)
+    irl: DiffuserIRLConfig = field(default_factory=DiffuserIRLConfig)
 
     def validate(self) -> TrainConfig:
         """Raise a one-line :class:`DiffilError` for values no run could use."""
@@ -165,6 +174,13 @@ class TrainConfig:
         objective = method.objective
         if objective is not None:
             self.generative.validate(objective)
+        if method.plans:
+            self.diffuser.validate()
+        if self.reward_source is not None and method.kind != "rl":
+            raise DiffilError(
+                f"--reward trains a fresh ppo or sac policy on a learned reward, not {self.method}",
+                "use: diffil train ppo --reward RUN (or sac)",
+            )
         return self
 
     @property

@@ -12,7 +12,8 @@ from diffil.errors import DiffilError
 class Method:
     name: str
     # "adversarial", "score-matching": reward model + RL; "bc", "generative": offline;
-    # "rl": the task's true reward
+    # "rl": the task's true reward; "planner": a Diffuser on exploration data, "planner-irl" the
+    # same plus Diffuser-IRL's reward learned from the demonstrations
     kind: str
     reward_model: str | None
     description: str
@@ -20,12 +21,22 @@ class Method:
 
     @property
     def offline(self) -> bool:
-        """Trains on the demonstrations alone: no environment steps, no RL backbone."""
-        return self.kind in ("bc", "generative")
+        """No RL backbone: trains on the demonstrations (planners: and exploration data)."""
+        return self.kind in ("bc", "generative", "planner", "planner-irl")
 
     @property
     def uses_demos(self) -> bool:
-        return self.kind != "rl"
+        return self.kind not in ("rl", "planner")
+
+    @property
+    def plans(self) -> bool:
+        """Acts by re-planning with a Diffuser (no policy network)."""
+        return self.kind in ("planner", "planner-irl")
+
+    @property
+    def learns_reward(self) -> bool:
+        """Leaves a learned reward in its run directory (for --reward and reward-eval)."""
+        return self.reward_model is not None or self.kind == "planner-irl"
 
 
 METHODS = {
@@ -56,6 +67,18 @@ METHODS = {
             None,
             "conditional flow matching on action chunks, Euler/midpoint (ref. 002)",
             "flow",
+        ),
+        Method(
+            "diffuser",
+            "planner",
+            None,
+            "Diffuser on reward-agnostic exploration data, re-planning (ref. 004; mazes)",
+        ),
+        Method(
+            "diffuser-irl",
+            "planner-irl",
+            None,
+            "Diffuser-IRL: the reward that guides a frozen Diffuser onto the demos (ref. 004)",
         ),
         Method("ppo", "rl", None, "PPO on the true reward (reference for cost, not imitation)"),
         Method("sac", "rl", None, "SAC on the true reward (the off-policy reference)"),

@@ -28,10 +28,13 @@ def trainer_for(
     from diffil.algorithms.bc import BCTrainer
     from diffil.algorithms.offline import GenerativePolicyTrainer
     from diffil.algorithms.offpolicy import OffPolicyTrainer
+    from diffil.algorithms.planning import DiffuserTrainer
 
     kind = get_method(config.method).kind
     online = OffPolicyTrainer if config.rl == "sac" else OnlineTrainer
-    cls = {"bc": BCTrainer, "generative": GenerativePolicyTrainer}.get(kind, online)
+    offline = {"bc": BCTrainer, "generative": GenerativePolicyTrainer}
+    offline.update(planner=DiffuserTrainer, **{"planner-irl": DiffuserTrainer})
+    cls = offline.get(kind, online)
     return cls(config, run, progress=progress, demos=demos)
 
 
@@ -48,6 +51,7 @@ def train(
     n_envs: int | None = None,
     rl: str | None = None,
     obs_only: bool | None = None,
+    reward: str | PathLike | None = None,
     overrides: dict[str, Any] | None = None,
     progress: bool = True,
 ) -> TrainResult:
@@ -59,7 +63,9 @@ def train(
     environment (a Minari dataset's env spec, or diffil's provenance).
     ``rl`` picks the RL backbone of reward-learning methods (``ppo`` or ``sac``; default: the
     method's preset, else ppo); ``n_envs`` sets ``sac.n_envs`` when it is SAC. ``obs_only``
-    makes the reward model read states only (learning from observations).
+    makes the reward model read states only (learning from observations). ``reward`` (methods
+    ``ppo`` and ``sac``) is a run directory whose learned reward, frozen, replaces the task's
+    (``task`` defaults to that run's).
     """
     if resume is not None:
         with RunDirectory.open(resume) as run:  # the lock is released however training ends
@@ -72,9 +78,11 @@ def train(
                 config.steps = steps
                 run.config_path.write_text(config.to_yaml())
             return trainer_for(config, run, progress).learn()
-    if method is None or (task is None and demos is None):
+    if method is None or (task is None and demos is None and reward is None):
         raise TypeError("train() needs method and task (or demos that name it, or resume)")
     uses_demos = get_method(method).uses_demos
+    if reward is not None:
+        task = _task_of_reward_source(method, reward, task)
     if task is None:
         task = _task_of_demos(demos)
     spec = get_task(task)
@@ -86,6 +94,7 @@ def train(
         "demos": str(demos) if isinstance(demos, (str, PathLike)) else None,
         "rl": rl,
         "obs_only": obs_only,
+        "reward_source": None if reward is None else str(reward),
     }
     cli = {k: v for k, v in given.items() if v is not None}
     config = resolve_config(method, task, deep_merge(overrides or {}, cli))
@@ -106,6 +115,18 @@ def train(
                 path.mkdir()
             raise
         return trainer.learn()
+
+
+def _task_of_reward_source(method: str, source: str | PathLike, task: str | None) -> str:
+    """The task of a reward-transfer run: ``task`` if given (it must be the source run's)."""
+    from diffil.rewards.frozen import load_learned_reward
+
+    if get_method(method).kind != "rl":
+        raise DiffilError(
+            f"--reward trains a fresh ppo or sac policy on a learned reward, not {method}",
+            "use: diffil train ppo --reward RUN (or sac)",
+        )
+    return load_learned_reward(source, task=task).task
 
 
 def _task_of_demos(demos: str | PathLike | TrajectoryDataset) -> str:

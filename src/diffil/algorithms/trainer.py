@@ -264,7 +264,10 @@ class ImitationTrainer(Trainer):
         cfg = self.config
         self.reward_model = None
         self.scaler: ObservationScaler | None = None
-        if self.method.reward_model is not None:
+        self.reward_frozen = cfg.reward_source is not None
+        if cfg.reward_source is not None:  # reward transfer: another run's reward, frozen
+            self.reward_model, self.scaler = self._frozen_reward(cfg.reward_source)
+        elif self.method.reward_model is not None:
             self.scaler = ObservationScaler.fit(self.expert.obs)
             model_config = {**cfg.reward.model, "obs_only": cfg.obs_only}
             try:
@@ -277,6 +280,18 @@ class ImitationTrainer(Trainer):
                 ) from None
         self.rng = np.random.default_rng(cfg.seed)
         self.generator = torch.Generator(device="cpu").manual_seed(cfg.seed)
+
+    def _frozen_reward(self, source: str) -> tuple[RewardModel, ObservationScaler]:
+        """The learned reward of run ``source`` (frozen) and the standardisation of its inputs."""
+        from diffil.rewards.frozen import load_learned_reward
+
+        learned = load_learned_reward(source, task=self.config.task)
+        self.say(f"training on the frozen learned reward of {learned.method} run {source}")
+        scaler = learned.scaler or {
+            "mean": [0.0] * self.task.obs_dim,
+            "std": [1.0] * self.task.obs_dim,
+        }
+        return learned.model.to(self.device), ObservationScaler(scaler["mean"], scaler["std"])
 
     # ---- reward-model batches and updates -----------------------------------------------------
 
@@ -310,6 +325,8 @@ class ImitationTrainer(Trainer):
         """``reward.updates_per_rollout`` steps on expert vs ``agent`` batches (Eq. 3 of
         reference 000); returns the mean of each metric as ``reward_model.<name>``."""
         assert self.reward_model is not None
+        if self.reward_frozen:
+            return {}
         metrics: dict[str, list[float]] = {}
         size = self.config.reward.batch_size
         for _ in range(self.config.reward.updates_per_rollout):
@@ -322,7 +339,7 @@ class ImitationTrainer(Trainer):
 
     def pretrain_reward_model(self) -> None:
         """Before a fresh run: models with an expert-only stage (SMILING) train it now."""
-        if self.reward_model is None:
+        if self.reward_model is None or self.reward_frozen:
             return
         size = self.config.reward.batch_size
         metrics = self.reward_model.pretrain(lambda: self.sample(self.expert, size))

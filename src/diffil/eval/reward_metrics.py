@@ -16,11 +16,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from os import PathLike
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from diffil.data.trajectory import Trajectory, Transitions
 from diffil.errors import DiffilError
+
+if TYPE_CHECKING:
+    from diffil.envs.registry import TaskSpec
 
 RewardFunction = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
@@ -126,25 +130,74 @@ def epic(
 
 
 def learned_reward(run_dir: str | PathLike) -> RewardFunction:
-    """The reward model of a finished training run as a :data:`RewardFunction`.
+    """The learned reward of a finished training run as a :data:`RewardFunction`.
 
-    Inputs are standardised as during training. AIRL gives its shaped reward
-    f = g + gamma h' - h (no log pi term); DRAIL and GAIL their log D - log(1 - D).
+    Adversarial and score-matching runs: the latest reward model, inputs standardised as in
+    training; AIRL gives its shaped reward f = g + gamma h' - h (no log pi term), DRAIL and GAIL
+    their log D - log(1 - D). Diffuser-IRL runs: r_phi(s, a) of ``reward.pt``.
     """
-    import torch
+    from diffil.rewards.frozen import load_learned_reward
 
-    from diffil.eval.reward_plots import load_run_reward_model, scale_obs
-    from diffil.rewards import TransitionBatch
+    return load_learned_reward(run_dir).function()
 
-    model, scaler, _config = load_run_reward_model(run_dir)
-    generator = torch.Generator().manual_seed(0)
+
+def task_reward(task: TaskSpec | str) -> RewardFunction:
+    """The task's true reward as a function of transitions.
+
+    Goal mazes: the environment's own ``compute_reward`` of s' (its position against its goal,
+    observation dims 4-5). Other tasks' rewards depend on simulator state the observation leaves
+    out, so they have none here (one-line :class:`DiffilError`).
+    """
+    from diffil.envs.registry import get_task
+
+    spec = get_task(task) if isinstance(task, str) else task
+    if spec.family != "maze":
+        raise DiffilError(
+            f"task {spec.name!r} has no closed-form true reward of (s, a, s') in diffil",
+            "reward-eval supports the pointmaze-* tasks",
+        )
+    env = spec.make_env()
+    compute = env.unwrapped.compute_reward
+    env.close()
 
     def reward(obs: np.ndarray, acts: np.ndarray, next_obs: np.ndarray) -> np.ndarray:
-        batch = TransitionBatch.from_numpy(
-            scale_obs(scaler, obs), acts, scale_obs(scaler, next_obs), np.zeros(len(obs)),
-            None, device=model.device,
-        )  # fmt: skip
-        with torch.no_grad():
-            return model.reward(batch, generator=generator).cpu().numpy()
+        nxt = np.atleast_2d(np.asarray(next_obs, dtype=np.float64))
+        return np.asarray(compute(nxt[:, 0:2], nxt[:, 4:6], {}), dtype=np.float64).reshape(-1)
 
     return reward
+
+
+def maze_coverage(
+    task: TaskSpec | str, pieces: int = 100, piece_steps: int = 300, seed: int = 0
+) -> list[Trajectory]:
+    """A coverage set for maze rewards: ``pieces`` consecutive ``piece_steps``-step pieces of
+    reward-agnostic exploration (random targets; the goal dims are the current target)."""
+    from diffil.data.collect import collect_exploration
+
+    data = collect_exploration(task, pieces * piece_steps, seed=seed, segment_length=piece_steps)
+    return list(data.trajectories)
+
+
+def compare_to_task_reward(
+    reward: RewardFunction,
+    task: TaskSpec | str,
+    coverage: Sequence[Trajectory],
+    metric: str = "erc",
+    gamma: float = 0.99,
+    max_transitions: int = 2000,
+    seed: int = 0,
+) -> float:
+    """ERC (on ``coverage``'s episode returns, undiscounted) or EPIC (on up to
+    ``max_transitions`` of its transitions, discount ``gamma``) of ``reward`` against the task's
+    true reward (:func:`task_reward`)."""
+    truth = task_reward(task)
+    if metric == "erc":
+        return erc(reward, truth, coverage)
+    if metric != "epic":
+        raise DiffilError(f"unknown reward metric {metric!r}", "use erc or epic")
+    from diffil.data.trajectory import TrajectoryDataset
+
+    transitions = TrajectoryDataset(list(coverage)).transitions()
+    if len(transitions) > max_transitions:
+        transitions = transitions.sample(max_transitions, np.random.default_rng(seed))
+    return epic(reward, truth, transitions, gamma=gamma, seed=seed)

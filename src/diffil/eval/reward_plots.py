@@ -8,7 +8,7 @@ the estimator's noise. :func:`plot_maze_reward` draws r(s, pi(s)) of a trained m
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -138,6 +138,40 @@ def load_run_reward_model(run_dir: str | PathLike) -> tuple[RewardModel, dict[st
     return model, scaler, config
 
 
+def _maze_reward_source(run_dir: Path, draws: int) -> tuple[Callable[..., np.ndarray], Any]:
+    """r(s, a) on (rows, cols, .) grids of a run's learned reward, and the run's config."""
+    from diffil.algorithms.methods import get_method
+    from diffil.runs.run_dir import RunDirectory
+
+    config = RunDirectory.open(run_dir).read_config()
+    if get_method(config.method).plans:  # Diffuser-IRL: deterministic r_phi(s, a)
+        from diffil.rewards.frozen import load_learned_reward
+
+        reward = load_learned_reward(run_dir).function()
+
+        def planned(obs: np.ndarray, acts: np.ndarray) -> np.ndarray:
+            flat_obs, flat_acts = obs.reshape(-1, obs.shape[-1]), acts.reshape(-1, acts.shape[-1])
+            return reward(flat_obs, flat_acts, flat_obs).reshape(obs.shape[:-1])
+
+        return planned, config
+    model, scaler, config = load_run_reward_model(run_dir)
+    return lambda obs, acts: reward_surface(model, scaler, obs, acts, draws=draws), config
+
+
+def _run_policy(run_dir: Path, config: Any) -> Callable[[np.ndarray], np.ndarray]:
+    """The run's final policy (a planner for Diffuser runs: one plan per state)."""
+    from diffil.algorithms.methods import get_method
+    from diffil.policy import Policy
+
+    if get_method(config.method).plans:
+        from diffil.algorithms.planning import make_planner
+
+        return make_planner(run_dir)
+    if not (run_dir / "policy.pt").is_file():
+        raise DiffilError("the run has no policy.pt", "let the training finish").at(run_dir)
+    return Policy.load(run_dir / "policy.pt")
+
+
 def plot_maze_reward(
     run_dir: str | PathLike,
     out_png: str | PathLike,
@@ -149,7 +183,8 @@ def plot_maze_reward(
 
     The state is (x, y, 0, 0, gx, gy): at rest, with the goal fixed (default: the goal of the
     first demonstration in ``<run>/demos.hdf5``); the action is the run's final policy's action
-    at that state. Wall cells are masked and drawn grey; arrows show the policy's actions.
+    at that state (Diffuser-IRL runs: the first action of the guided planner's plan). Wall
+    cells are masked and drawn grey; arrows show the policy's actions.
     ``resolution`` is the number of grid points along x; stochastic rewards (DRAIL, DiffAIL)
     average ``draws`` estimates per point, shared along y (see :func:`reward_surface`).
     Returns the path of the PNG; raises :class:`DiffilError` for a run it cannot read.
@@ -158,10 +193,9 @@ def plot_maze_reward(
     from diffil.envs.maze import MazeLayout
     from diffil.envs.registry import get_task
     from diffil.eval.plots import draw_maze
-    from diffil.policy import Policy
 
     run_dir = Path(run_dir)
-    model, scaler, config = load_run_reward_model(run_dir)
+    rewards_at, config = _maze_reward_source(run_dir, draws)
     task = get_task(config.task)
     if task.family != "maze":
         raise DiffilError(f"task {task.name!r} is not a maze", "pass a run of a pointmaze task").at(
@@ -173,9 +207,7 @@ def plot_maze_reward(
         ).at(run_dir)
     if resolution < 2:
         raise ValueError(f"resolution must be >= 2, got {resolution}")
-    if not (run_dir / "policy.pt").is_file():
-        raise DiffilError("the run has no policy.pt", "let the training finish").at(run_dir)
-    policy = Policy.load(run_dir / "policy.pt")
+    policy = _run_policy(run_dir, config)
     if goal is None:
         demos = load_dataset(run_dir / "demos.hdf5", task=task)
         if len(demos) == 0:
@@ -203,7 +235,7 @@ def plot_maze_reward(
     obs[..., 0], obs[..., 1] = X, Y
     obs[..., 4:6] = goal_xy
     acts = policy(obs.reshape(-1, 6)).reshape(ny, nx, -1)
-    rewards = reward_surface(model, scaler, obs, acts, draws=draws)
+    rewards = rewards_at(obs, acts)
     cells = [[layout.xy_to_cell(np.array([x, y])) for x in xs] for y in ys]
     wall = np.array([[layout.maze_map[i][j] == 1 for i, j in row] for row in cells])
     masked = np.ma.masked_array(rewards, mask=wall)

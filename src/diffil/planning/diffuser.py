@@ -21,9 +21,11 @@ is kept, so a loss on the sampled plans reaches ``R``'s parameters through the g
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from os import PathLike
 from typing import Any
 
 import numpy as np
@@ -35,6 +37,7 @@ from diffil.diffusion.rng import as_generator, randn
 from diffil.diffusion.samplers import PosteriorCoefficients
 from diffil.diffusion.schedules import make_schedule
 from diffil.diffusion.temporal_unet import TemporalUnet1D
+from diffil.errors import reading
 
 #: A differentiable return: (B, H, S + A) plans in environment units -> (B,) returns.
 PlanReturn = Callable[[Tensor], Tensor]
@@ -121,6 +124,29 @@ class Diffuser(nn.Module):
         """The training data's action limits (env units)."""
         s = slice(self.state_dim, None)
         return self.center[s] - self.half_range[s], self.center[s] + self.half_range[s]
+
+    # ---- files ---------------------------------------------------------------------------
+
+    def save(self, path: str | PathLike) -> None:
+        """Write the weights, normaliser and sizes to ``path`` (torch.save; see :meth:`load`)."""
+        config = dataclasses.asdict(self.config)
+        config = {k: list(v) if isinstance(v, tuple) else v for k, v in config.items()}
+        spec = {"obs_dim": self.obs_dim, "act_dim": self.act_dim, "config": config}
+        torch.save({"spec": spec, "state_dict": self.state_dict()}, path)
+
+    @classmethod
+    def load(cls, path: str | PathLike, map_location: str | torch.device = "cpu") -> Diffuser:
+        """A Diffuser written by :meth:`save`, in eval mode."""
+        with reading(path, "Diffuser file", "pass a file written by Diffuser.save"):
+            blob = torch.load(path, map_location=map_location, weights_only=True)
+            spec = blob["spec"]
+            config = dict(spec["config"])
+            for key in ("channels", "state_dims"):
+                if config.get(key) is not None:
+                    config[key] = tuple(config[key])
+            model = cls(spec["obs_dim"], spec["act_dim"], DiffuserConfig(**config))
+            model.load_state_dict(blob["state_dict"])
+        return model.eval()
 
     # ---- training ------------------------------------------------------------------------
 
@@ -252,22 +278,26 @@ def train_diffuser(
     seed: int = 0,
     fit_normalizer: bool = True,
     callback: Callable[[int, float], None] | None = None,
+    optimizer: torch.optim.Optimizer | None = None,
+    generator: torch.Generator | None = None,
+    first_step: int = 0,
 ) -> list[float]:
     """Train ``diffuser`` for ``steps`` Adam steps on H-step windows of ``data``.
 
     ``data`` is a dataset (windows sliding by ``stride``) or (N, H, S + A) plans in env units.
     The normaliser is fitted to the data first unless ``fit_normalizer=False``. Returns the
-    per-step losses.
+    per-step losses. A training resumed from a checkpoint passes its ``optimizer`` (made by
+    :func:`diffuser_optimizer`), its batch ``generator`` and ``first_step`` (steps done).
     """
     plans = data if isinstance(data, Tensor) else diffuser.plans_from_dataset(data, stride)
     plans = plans.to(diffuser.center.device, torch.float32)
     if fit_normalizer:
         diffuser.fit_normalizer(plans)
-    gen = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.Adam(diffuser.model.parameters(), lr=lr)
+    gen = generator if generator is not None else torch.Generator().manual_seed(seed)
+    optimizer = optimizer if optimizer is not None else diffuser_optimizer(diffuser, lr)
     diffuser.train()
     losses = []
-    for step in range(steps):
+    for step in range(first_step, steps):
         index = torch.randint(len(plans), (min(batch_size, len(plans)),), generator=gen)
         loss = diffuser.loss(plans[index.to(plans.device)], generator=gen)
         optimizer.zero_grad(set_to_none=True)
@@ -278,6 +308,11 @@ def train_diffuser(
             callback(step, losses[-1])
     diffuser.eval()
     return losses
+
+
+def diffuser_optimizer(diffuser: Diffuser, lr: float = 2e-4) -> torch.optim.Optimizer:
+    """The Adam optimizer :func:`train_diffuser` trains ``diffuser``'s noise network with."""
+    return torch.optim.Adam(diffuser.model.parameters(), lr=lr)
 
 
 def make_diffuser(

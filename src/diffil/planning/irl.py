@@ -312,13 +312,18 @@ def train_diffuser_irl(
     reward: PlanReward | None = None,
     progress: bool = True,
     callback: Callable[[int, float], None] | None = None,
+    optimizer: torch.optim.Optimizer | None = None,
+    generators: tuple[torch.Generator, torch.Generator] | None = None,
+    first_epoch: int = 0,
 ) -> DiffuserIRLResult:
     """Learn R_phi by Algorithm 4 with the frozen ``diffuser``.
 
     ``experts`` is a dataset (cut into K-step windows by Algorithm 5) or (N, K, S + A) env-unit
     windows. Distances are taken in the Diffuser's normalised units; MMD bandwidths left None
     are the median pairwise distance of the expert windows. ``callback(epoch, mean_loss)`` runs
-    after every epoch.
+    after every epoch. A training resumed from a checkpoint passes its ``reward``, ``optimizer``
+    (see :func:`irl_optimizer`), its (sampling, batch order) ``generators`` (see
+    :func:`irl_generators`) and ``first_epoch`` (epochs done).
     """
     config = config or DiffuserIRLConfig()
     diffuser.eval().requires_grad_(False)
@@ -337,13 +342,12 @@ def train_diffuser_irl(
     if config.loss != "mse":
         given = config.gauss_bandwidth if config.loss == "mmd_gauss" else config.matern_bandwidth
         bandwidth = given if given is not None else median_bandwidth(diffuser.normalize(windows))
-    optimizer = torch.optim.Adam(reward.parameters(), lr=config.learning_rate)
-    gen = torch.Generator().manual_seed(config.seed)
-    order_gen = torch.Generator().manual_seed(config.seed)
+    optimizer = optimizer if optimizer is not None else irl_optimizer(reward, config)
+    gen, order_gen = generators if generators is not None else irl_generators(config)
     min_batch = 1 if config.loss == "mse" else 2
     result = DiffuserIRLResult(reward, bandwidth=bandwidth)
     reward.train()
-    for epoch in range(config.epochs):
+    for epoch in range(first_epoch, config.epochs):
         began, total, count = time.perf_counter(), 0.0, 0
         order = torch.randperm(len(windows), generator=order_gen).to(windows.device)
         for first in range(0, len(windows), config.batch_size):
@@ -372,6 +376,16 @@ def train_diffuser_irl(
             raise FloatingPointError(f"the IRL loss became {mean} at epoch {epoch + 1}")
     reward.eval()
     return result
+
+
+def irl_optimizer(reward: PlanReward, config: DiffuserIRLConfig) -> torch.optim.Optimizer:
+    """The Adam optimizer :func:`train_diffuser_irl` trains ``reward`` with."""
+    return torch.optim.Adam(reward.parameters(), lr=config.learning_rate)
+
+
+def irl_generators(config: DiffuserIRLConfig) -> tuple[torch.Generator, torch.Generator]:
+    """The generators of :func:`train_diffuser_irl`: the sampler's noise, the batch order."""
+    return torch.Generator().manual_seed(config.seed), torch.Generator().manual_seed(config.seed)
 
 
 def config_dict(config: DiffuserIRLConfig) -> dict[str, Any]:
