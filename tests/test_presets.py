@@ -53,3 +53,10 @@ def test_overrides_win_over_the_family_preset() -> None:
     )
     assert config.bc_warm_start is False and config.ppo.bounded_mean is False
     assert config.ppo.normalize_reward is True  # untouched family settings stay
+
+
+def test_a_section_that_refuses_its_values_is_one_line() -> None:
+    from diffil.errors import DiffilError
+
+    with pytest.raises(DiffilError, match=r"config\.irl: loss must be one of"):
+        resolve_config("diffuser-irl", "pointmaze-umaze", {"irl": {"loss": "foo"}})

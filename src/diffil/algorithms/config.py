@@ -218,7 +218,10 @@ def from_dict(cls: type, data: dict[str, Any], where: str = "config") -> Any:
     values = {}
     for name, value in data.items():
         values[name] = _coerce(hints[name], value, f"{where}.{name}")
-    return cls(**values)
+    try:
+        return cls(**values)
+    except (TypeError, ValueError) as error:  # a dataclass's own checks (__post_init__)
+        raise DiffilError(f"{where}: {error}", "fix the value (--set or the config file)") from None
 
 
 def _coerce(hint: Any, value: Any, where: str) -> Any:
