@@ -127,7 +127,7 @@ def test_a_failed_write_keeps_the_old_dataset(tmp_path, umaze_demos, monkeypatch
         raise OSError("disk full")
 
     monkeypatch.setattr(npz_format, "write_npz", write_half_then_fail)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(DiffilError, match=r"cannot write here \(disk full\)"):
         save_dataset(umaze_demos.subset(num_trajectories=2), path, overwrite=True)
     assert digest(path) == before
     assert [p.name for p in tmp_path.iterdir()] == ["demos.npz"]

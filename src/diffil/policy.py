@@ -16,7 +16,6 @@ from __future__ import annotations
 import copy
 import inspect
 import json
-import os
 import warnings
 from collections.abc import Mapping
 from os import PathLike
@@ -28,6 +27,7 @@ import torch
 from torch import nn
 
 from diffil.errors import DiffilError, reading
+from diffil.utils.files import write_atomically
 
 __all__ = ["EXPORT_FORMATS", "Policy", "PolicyNetwork", "export_policy"]
 
@@ -418,7 +418,7 @@ class Policy:
             "state_dict": {key: value.detach().cpu().clone() for key, value in state.items()},
             "metadata": copy.deepcopy(self._metadata),
         }
-        _write_atomically(path, lambda tmp: torch.save(payload, tmp))
+        write_atomically(path, lambda tmp: torch.save(payload, tmp))
         return path
 
     @classmethod
@@ -505,7 +505,7 @@ class Policy:
                 )
 
         try:
-            _write_atomically(path, write)
+            write_atomically(path, write)
         except (ImportError, ModuleNotFoundError) as exc:
             raise DiffilError(
                 f"ONNX export is unavailable ({_one_line(exc, 80)})",
@@ -522,25 +522,8 @@ class Policy:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             traced = torch.jit.trace(module, (example,))
-        _write_atomically(path, lambda tmp: traced.save(str(tmp)))
+        write_atomically(path, lambda tmp: traced.save(str(tmp)))
         return path
-
-
-def _write_atomically(path: Path, write: Any) -> None:
-    """Call ``write(tmp)`` on a temporary file next to ``path``, then move it into place."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write(tmp)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise DiffilError(
-            f"cannot write here ({exc.strerror or _one_line(exc)})",
-            "choose a writable path",
-            where=path,
-        ) from exc
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def export_policy(policy: Policy, out: str | PathLike, fmt: str) -> Path:

@@ -338,7 +338,7 @@ def export_learned_reward(run_dir: str | Path, fmt: str, out: str | Path | None 
     import inspect
     import warnings
 
-    from diffil.policy import _write_atomically
+    from diffil.utils.files import write_atomically
 
     run_dir = Path(run_dir)
     config = RunDirectory.open(run_dir).read_config()
@@ -364,13 +364,13 @@ def export_learned_reward(run_dir: str | Path, fmt: str, out: str | Path | None 
         warnings.simplefilter("ignore")
         if fmt == "torchscript":
             traced = torch.jit.trace(module, example)
-            _write_atomically(target, lambda tmp: traced.save(str(tmp)))
+            write_atomically(target, lambda tmp: traced.save(str(tmp)))
             return target
         kwargs: dict[str, Any] = {}
         if "dynamo" in inspect.signature(torch.onnx.export).parameters:
             kwargs["dynamo"] = False
         batch = {0: "batch"}
-        _write_atomically(
+        write_atomically(
             target,
             lambda tmp: torch.onnx.export(
                 module, example, str(tmp), input_names=["obs", "action"],

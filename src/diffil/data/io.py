@@ -25,6 +25,7 @@ from diffil.data.trajectory import TrajectoryDataset
 from diffil.data.validation import validate_dataset
 from diffil.envs.registry import TaskSpec, get_task
 from diffil.errors import DiffilError, reading
+from diffil.utils.files import write_atomically
 
 _FILE_SUFFIXES = {".npz": "npz", ".hdf5": "hdf5", ".h5": "hdf5"}
 _RECREATE = "re-create it with `diffil collect`, or check that it is the right file"
@@ -58,9 +59,9 @@ def save_dataset(
         path.parent.mkdir(parents=True, exist_ok=True)
     fmt = dataset_format(path)
     if fmt == "npz":
-        _atomic_file(path, lambda tmp: npz_format.write_npz(dataset, tmp))
+        write_atomically(path, lambda tmp: npz_format.write_npz(dataset, tmp))
     elif fmt == "hdf5":
-        _atomic_file(path, lambda tmp: minari_format.write_hdf5_file(dataset, tmp, spec))
+        write_atomically(path, lambda tmp: minari_format.write_hdf5_file(dataset, tmp, spec))
     else:
         _atomic_dir(path, lambda tmp: minari_format.write_minari_dir(dataset, tmp, spec))
     return path
@@ -98,16 +99,6 @@ def is_dataset(path: str | PathLike) -> bool:
     if fmt == "hdf5":
         return minari_format.is_minari_file(path)
     return npz_format.is_npz_dataset(path)
-
-
-def _atomic_file(path: Path, write: Callable[[Path], None]) -> None:
-    # the writer creates the temporary file, so it gets the usual permissions (not mkstemp's 0600)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _atomic_dir(path: Path, write: Callable[[Path], None]) -> None:

@@ -151,7 +151,7 @@ class GenerativePolicy:
 
     def save(self, path: str | PathLike) -> Path:
         """One file, loadable with ``diffil.Policy.load`` (``torch.load(weights_only=True)``)."""
-        from diffil.policy import _write_atomically
+        from diffil.utils.files import write_atomically
 
         path = Path(path)
         payload = {
@@ -161,7 +161,7 @@ class GenerativePolicy:
             "state_dict": {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()},
             "metadata": copy.deepcopy(self._metadata),
         }
-        _write_atomically(path, lambda tmp: torch.save(payload, tmp))
+        write_atomically(path, lambda tmp: torch.save(payload, tmp))
         return path
 
     @classmethod
@@ -179,7 +179,7 @@ class GenerativePolicy:
 
     def export_onnx(self, path: str | PathLike, opset: int = 17) -> Path:
         """ONNX graph (obs_history, noise) -> actions; needs a deterministic sampler."""
-        from diffil.policy import _write_atomically
+        from diffil.utils.files import write_atomically
 
         if not self.model.deterministic_sampler:
             raise DiffilError(
@@ -211,17 +211,17 @@ class GenerativePolicy:
                     **kwargs,
                 )
 
-        _write_atomically(path, write)
+        write_atomically(path, write)
         return path
 
     def export_torchscript(self, path: str | PathLike) -> Path:
         """Traced module (obs_history, noise) -> actions (any sampler)."""
-        from diffil.policy import _write_atomically
+        from diffil.utils.files import write_atomically
 
         path = Path(path)
         module = ChunkSampler(copy.deepcopy(self.model))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             traced = torch.jit.trace(module, self._export_example(), check_trace=False)
-        _write_atomically(path, lambda tmp: traced.save(str(tmp)))
+        write_atomically(path, lambda tmp: traced.save(str(tmp)))
         return path
