@@ -38,7 +38,7 @@ import yaml
 from diffil.algorithms.config import from_dict
 from diffil.errors import DiffilError
 
-SUITE_FIX = "see docs/guides/bench.md for the suite format"
+SUITE_FIX = "see the suite format in docs/guides/bench.md"
 
 
 @dataclass(frozen=True, kw_only=True)
