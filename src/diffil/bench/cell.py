@@ -7,6 +7,7 @@ run: the outcome carries the error line, so one bad cell cannot stop the others.
 from __future__ import annotations
 
 import os
+import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,17 @@ def is_finished(path: str | Path) -> bool:
     return (Path(path) / EVAL).is_file()
 
 
+def _stop_like_ctrl_c(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def start_worker() -> None:
+    """Set up a worker process: one thread, and SIGTERM stops training the way Ctrl-C does
+    (it saves a checkpoint), as in the ``diffil`` command."""
+    use_one_thread()
+    signal.signal(signal.SIGTERM, _stop_like_ctrl_c)
+
+
 def use_one_thread() -> None:
     """Limit this process to one torch and BLAS thread (before heavy imports, if possible)."""
     os.environ.update(SINGLE_THREAD_ENV)
@@ -64,6 +76,7 @@ def run_cell(job: CellJob) -> CellOutcome:
     """Train ``job`` into its directory, or resume it there; the outcome says which, or why it
     failed (one line)."""
     from diffil.algorithms.run import train
+    from diffil.algorithms.trainer import TrainingInterrupted
     from diffil.runs.run_dir import CONFIG
 
     use_one_thread()
@@ -85,6 +98,9 @@ def run_cell(job: CellJob) -> CellOutcome:
                 overrides=job.overrides,
                 progress=False,
             )
+    except TrainingInterrupted as err:  # Ctrl-C or kill: the checkpoint is saved
+        error = f"{err.what}; the next `diffil bench run` resumes it"
+        return CellOutcome(job.name, FAILED, time.perf_counter() - started, error)
     except DiffilError as err:
         return CellOutcome(job.name, FAILED, time.perf_counter() - started, str(err))
     except Exception as exc:  # a bug or a crash in one cell must not stop the suite

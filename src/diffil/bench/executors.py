@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, Protocol
 
-from diffil.bench.cell import SINGLE_THREAD_ENV, CellJob, CellOutcome, run_cell, use_one_thread
-from diffil.errors import DiffilError
+from diffil.bench.cell import SINGLE_THREAD_ENV, CellJob, CellOutcome, run_cell, start_worker
+from diffil.errors import DiffilError, describe
 
 
 class Executor(Protocol):
@@ -22,7 +22,7 @@ class Executor(Protocol):
 
     def run(self, jobs: list[CellJob]) -> Iterator[CellOutcome]: ...
 
-    def close(self) -> None: ...
+    def close(self, interrupted: bool = False) -> None: ...
 
 
 class LocalPool:
@@ -40,7 +40,7 @@ class LocalPool:
         self.pool = ProcessPoolExecutor(
             max_workers=min(self.slots, len(jobs)),
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=use_one_thread,
+            initializer=start_worker,
         )
         pending: dict[Future, CellJob] = {self.pool.submit(run_cell, j): j for j in jobs}
         while pending:
@@ -50,12 +50,19 @@ class LocalPool:
                 try:
                     yield future.result()
                 except Exception as exc:  # the worker process died (out of memory, killed)
-                    yield CellOutcome(job.name, "failed", 0.0, f"worker died: {exc}")
+                    yield CellOutcome(job.name, "failed", 0.0, f"worker died ({describe(exc)})")
 
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
-            self.pool = None
+    def close(self, interrupted: bool = False) -> None:
+        """Wait for the workers; ``interrupted``: stop their cells first (each saves a
+        checkpoint, so the next run resumes it)."""
+        if self.pool is None:
+            return
+        if interrupted:
+            # the pool has no public handle on its processes; SIGTERM makes each checkpoint
+            for process in list(getattr(self.pool, "_processes", {}).values()):
+                process.terminate()
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        self.pool = None
 
 
 class RayTasks:
@@ -85,6 +92,7 @@ class RayTasks:
                 ) from None
             self.started = True
         self.slots = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        self.pending: dict[Any, CellJob] = {}
 
     def run(self, jobs: list[CellJob]) -> Iterator[CellOutcome]:
         if not jobs:
@@ -92,7 +100,7 @@ class RayTasks:
         remote = self.ray.remote(run_cell).options(
             num_cpus=1, runtime_env={"env_vars": dict(SINGLE_THREAD_ENV)}, max_retries=0
         )
-        pending = {remote.remote(job): job for job in jobs}
+        pending = self.pending = {remote.remote(job): job for job in jobs}
         while pending:
             done, _ = self.ray.wait(list(pending), num_returns=1)
             for ref in done:
@@ -100,9 +108,13 @@ class RayTasks:
                 try:
                     yield self.ray.get(ref)
                 except Exception as exc:  # the task's worker died
-                    yield CellOutcome(job.name, "failed", 0.0, f"ray task failed: {exc}")
+                    yield CellOutcome(job.name, "failed", 0.0, f"ray task failed ({describe(exc)})")
 
-    def close(self) -> None:
+    def close(self, interrupted: bool = False) -> None:
+        if interrupted:  # Ray raises KeyboardInterrupt in each task: its cell checkpoints
+            for ref in self.pending:
+                self.ray.cancel(ref)
+        self.pending = {}
         if self.started:
             self.ray.shutdown()
             self.started = False

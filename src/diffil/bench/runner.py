@@ -208,6 +208,7 @@ def run_suite(
     executor: Executor = RayTasks(ray_address) if use_ray else LocalPool(workers)
     progress = Progress(len(jobs), executor.slots, say)
     progress.done = len(jobs) - len(todo)
+    interrupted = True
     try:
         for outcome in executor.run(todo):
             summary.outcomes[outcome.name] = outcome
@@ -219,8 +220,9 @@ def run_suite(
             }
             _write_json(out / STATUS, status)
             progress.update(outcome)
+        interrupted = False
     finally:
-        executor.close()
+        executor.close(interrupted)
     for job in jobs:  # cells that finished before keep their recorded state
         if job.name not in status:
             status[job.name] = {"state": REUSED, "seconds": 0.0, "error": None, "when": utc_now()}
