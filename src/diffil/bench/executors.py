@@ -6,6 +6,7 @@ Both take :class:`~diffil.bench.cell.CellJob` objects and hand back
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -82,7 +83,11 @@ class RayTasks:
         self.ray = ray
         self.started = False
         if not ray.is_initialized():
-            options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+            options: dict[str, Any] = {
+                "include_dashboard": False,
+                "log_to_driver": False,
+                "logging_level": logging.WARNING,
+            }
             try:
                 ray.init(address=address or None, **options)
             except (ConnectionError, RuntimeError, ValueError) as exc:
