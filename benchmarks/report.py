@@ -2,44 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
-import datetime
-import importlib.metadata
 import json
-import os
-import platform
 import shlex
 import sys
 from pathlib import Path
 from typing import Any
+
+from diffil.utils.provenance import RESULT_PACKAGES, machine, utc_now, versions
 
 RESULTS = Path(__file__).parent / "results"
 
 # Everything from this line on in a results file is written by hand (conditions, caveats, what
 # a run's log showed) and is carried over when the benchmark rewrites the file.
 HAND_NOTES = "<!-- notes by hand below: kept when this file is regenerated -->"
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    system = f"{platform.system()} {platform.release()}"
-    return f"{cpu}, {cores} cores, {system}, Python {platform.python_version()}"
-
-
-def versions(*packages: str) -> dict[str, str]:
-    out = {}
-    for name in ("diffil", *packages):
-        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
-            out[name] = importlib.metadata.version(name)
-    return out
 
 
 def write_result(
@@ -56,10 +31,8 @@ def write_result(
     header = {
         "command": command,
         "machine": machine(),
-        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "versions": versions(
-            "torch", "gymnasium", "gymnasium-robotics", "mujoco", "stable-baselines3"
-        ),
+        "date": utc_now(),
+        "versions": versions(*RESULT_PACKAGES),
     }
     md = [f"# {title}", ""]
     md += [f"- **{k}**: `{v}`" if k == "command" else f"- **{k}**: {v}" for k, v in header.items()]

@@ -7,6 +7,17 @@ bash scripts/bootstrap.sh test,docs
 # shellcheck disable=SC1091
 source .venv/bin/activate
 export MUJOCO_GL="${MUJOCO_GL:-egl}"
+# tests/test_bench.py opens the benchmark report in headless Chromium (Debian's `chromium`).
+# Where apt-get can install it, the test must run (it skips only where it cannot be installed).
+if command -v apt-get >/dev/null && { [ "$(id -u)" = 0 ] || sudo -n true 2>/dev/null; }; then
+  export DIFFIL_REQUIRE_CHROMIUM=1
+  if ! command -v chromium >/dev/null; then
+    echo "==> installing chromium (for the report test)"
+    sudo_=""; [ "$(id -u)" = 0 ] || sudo_="sudo -n"
+    $sudo_ apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq \
+      chromium >/dev/null || echo "warning: could not install chromium" >&2
+  fi
+fi
 echo "==> ruff"
 ruff check src tests benchmarks docs
 echo "==> mkdocs build --strict"

@@ -723,6 +723,126 @@ def quickstart(out: Path, task: str, episodes: int, seed: int, steps: int) -> No
         console.print(f"DRAIL's learned reward over the maze: {info['reward_map']}")
 
 
+@app.group("bench")
+def bench_app() -> None:
+    """Benchmark suites: tasks x methods x seeds x regimes, with statistics and a report."""
+
+
+def _split_list(value: str | None, what: str) -> list[str] | None:
+    if value is None:
+        return None
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    if not items:
+        raise DiffilError(
+            f"--{what} is empty",
+            f"pass e.g. --{what} " + ("drail,bc" if what == "methods" else "0,1"),
+        )
+    return items
+
+
+@bench_app.command("list")
+def bench_list() -> None:
+    """List the shipped suites."""
+    from diffil.bench import load_suite, shipped_suites
+
+    table = Table(Column("suite", no_wrap=True), "cells", "about")
+    for name in shipped_suites():
+        suite = load_suite(name)
+        shape = (
+            f"{len(suite.tasks)} task(s) x {len(suite.regimes)} regimes "
+            f"({', '.join(r.name for r in suite.regimes)}) x {len(suite.methods)} methods x "
+            f"{len(suite.seeds)} seeds"
+        )
+        table.add_row(name, str(len(suite.cells())), f"{suite.description}; {shape}")
+    console.print(table)
+    console.print("run one: diffil bench run SUITE (a name above, or a suite YAML file)")
+
+
+@bench_app.command("run")
+@click.argument("suite")
+@click.option("--methods", default=None, help="Comma-separated subset of the suite's methods.")
+@click.option("--seeds", default=None, help="Comma-separated seeds (default: the suite's).")
+@click.option(
+    "--steps", type=click.IntRange(min=1), default=None, help="Env steps of online methods."
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Bench folder (default: bench/SUITE).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Local worker processes (one torch thread each).",
+)
+@click.option(
+    "--ray",
+    "ray_address",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    metavar="[ADDRESS]",
+    help="Run the cells as Ray tasks: on this machine, or on the cluster at ADDRESS.",
+)
+def bench_run(
+    suite: str,
+    methods: str | None,
+    seeds: str | None,
+    steps: int | None,
+    out: Path | None,
+    workers: int,
+    ray_address: str | None,
+) -> None:
+    """Train every cell of SUITE (a shipped name or a YAML file) into --out; finished cells
+    are reused, interrupted ones resume, failed ones are recorded and the rest go on."""
+    from diffil.bench import load_suite, run_suite
+
+    chosen = load_suite(suite)
+    seed_list = _split_list(seeds, "seeds")
+    try:
+        seed_values = None if seed_list is None else [int(s) for s in seed_list]
+    except ValueError:
+        raise DiffilError(
+            f"--seeds takes integers, got {seeds!r}", "pass e.g. --seeds 0,1,2"
+        ) from None
+    chosen = chosen.select(_split_list(methods, "methods"), seed_values, steps)
+    target = out or Path("bench") / chosen.name
+    summary = run_suite(
+        chosen,
+        target,
+        workers=workers,
+        use_ray=ray_address is not None,
+        ray_address=ray_address or None,
+        say=lambda line: console.print(line, highlight=False, soft_wrap=True),
+    )
+    failed = summary.failed
+    console.print(
+        f"{len(summary.outcomes) - len(failed)} cells finished ({summary.count('reused')} "
+        f"reused), {len(failed)} failed, in {summary.seconds:.0f} s; report: diffil bench "
+        f"report {target}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if failed:
+        raise click.exceptions.Exit(1)
+
+
+@bench_app.command("report")
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option(
+    "--out", type=click.Path(path_type=Path), default=None, help="HTML file (FOLDER/report.html)."
+)
+def bench_report(folder: Path, out: Path | None) -> None:
+    """Write the report of a bench folder: HTML, its Markdown twin and the numbers as JSON."""
+    from diffil.bench.report import build_report
+
+    report = build_report(folder, out)
+    console.print(f"wrote {report.html}, {report.markdown.name} and {report.json.name}")
+
+
 def _terminate_like_ctrl_c(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 

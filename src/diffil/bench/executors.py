@@ -1,0 +1,125 @@
+"""Where cells run: a local pool of worker processes, or Ray tasks (one machine or a cluster).
+
+Both take :class:`~diffil.bench.cell.CellJob` objects and hand back
+:class:`~diffil.bench.cell.CellOutcome` objects as cells finish, one torch thread per cell.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from typing import Any, Protocol
+
+from diffil.bench.cell import SINGLE_THREAD_ENV, CellJob, CellOutcome, run_cell, start_worker
+from diffil.errors import DiffilError, describe
+
+
+class Executor(Protocol):
+    """Runs cells; :meth:`run` yields outcomes in the order the cells finish."""
+
+    slots: int  # cells that run at the same time
+
+    def run(self, jobs: list[CellJob]) -> Iterator[CellOutcome]: ...
+
+    def close(self, interrupted: bool = False) -> None: ...
+
+
+class LocalPool:
+    """``workers`` processes (started fresh, not forked), one torch thread each."""
+
+    def __init__(self, workers: int):
+        if workers < 1:
+            raise DiffilError(f"--workers must be >= 1, got {workers}", "pass e.g. --workers 2")
+        self.slots = workers
+        self.pool: ProcessPoolExecutor | None = None
+
+    def run(self, jobs: list[CellJob]) -> Iterator[CellOutcome]:
+        if not jobs:
+            return
+        self.pool = ProcessPoolExecutor(
+            max_workers=min(self.slots, len(jobs)),
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=start_worker,
+        )
+        pending: dict[Future, CellJob] = {self.pool.submit(run_cell, j): j for j in jobs}
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                job = pending.pop(future)
+                try:
+                    yield future.result()
+                except Exception as exc:  # the worker process died (out of memory, killed)
+                    yield CellOutcome(job.name, "failed", 0.0, f"worker died ({describe(exc)})")
+
+    def close(self, interrupted: bool = False) -> None:
+        """Wait for the workers; ``interrupted``: stop their cells first (each saves a
+        checkpoint, so the next run resumes it)."""
+        if self.pool is None:
+            return
+        if interrupted:
+            # the pool has no public handle on its processes; SIGTERM makes each checkpoint
+            for process in list(getattr(self.pool, "_processes", {}).values()):
+                process.terminate()
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        self.pool = None
+
+
+class RayTasks:
+    """Each cell is a Ray task needing one CPU: ``ray.init()`` here, or ``ray.init(address)``.
+
+    A Ray session that is already initialised (e.g. by the caller) is used as it is and left
+    running. On a cluster every node must have diffil installed and see the output folder.
+    """
+
+    def __init__(self, address: str | None = None):
+        try:
+            import ray
+        except ImportError:
+            raise DiffilError(
+                "--ray needs the ray package", "pip install 'diffil[bench]' (or ray)"
+            ) from None
+        self.ray = ray
+        self.started = False
+        if not ray.is_initialized():
+            options: dict[str, Any] = {
+                "include_dashboard": False,
+                "log_to_driver": False,
+                "logging_level": logging.WARNING,
+            }
+            try:
+                ray.init(address=address or None, **options)
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                raise DiffilError(
+                    f"cannot start or reach Ray at {address or 'this machine'} ({exc})",
+                    "check the address (e.g. ray://HOST:10001 or HOST:6379)",
+                ) from None
+            self.started = True
+        self.slots = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        self.pending: dict[Any, CellJob] = {}
+
+    def run(self, jobs: list[CellJob]) -> Iterator[CellOutcome]:
+        if not jobs:
+            return
+        remote = self.ray.remote(run_cell).options(
+            num_cpus=1, runtime_env={"env_vars": dict(SINGLE_THREAD_ENV)}, max_retries=0
+        )
+        pending = self.pending = {remote.remote(job): job for job in jobs}
+        while pending:
+            done, _ = self.ray.wait(list(pending), num_returns=1)
+            for ref in done:
+                job = pending.pop(ref)
+                try:
+                    yield self.ray.get(ref)
+                except Exception as exc:  # the task's worker died
+                    yield CellOutcome(job.name, "failed", 0.0, f"ray task failed ({describe(exc)})")
+
+    def close(self, interrupted: bool = False) -> None:
+        if interrupted:  # Ray raises KeyboardInterrupt in each task: its cell checkpoints
+            for ref in self.pending:
+                self.ray.cancel(ref)
+        self.pending = {}
+        if self.started:
+            self.ray.shutdown()
+            self.started = False

@@ -1,0 +1,231 @@
+"""Running a suite: every cell an ordinary run directory below ``OUT/runs``.
+
+    OUT/bench.json      the suite, the command, machine and dates (what the report reads)
+    OUT/status.json     each cell's last outcome: trained, resumed, reused or failed (its error)
+    OUT/data/*.hdf5     the demonstrations, made once and shared by the cells that use them
+    OUT/runs/<task>/<regime>/<method>-s<seed>/   the cells' run directories
+
+A second run of the same suite into the same OUT reuses finished cells (eval.json exists),
+resumes interrupted ones from their checkpoint and retries failed ones.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from diffil.algorithms.config import deep_merge
+from diffil.bench.cell import FAILED, REUSED, CellJob, CellOutcome, is_finished
+from diffil.bench.demos import demo_sources, demos_path, ensure_demonstrations
+from diffil.bench.executors import Executor, LocalPool, RayTasks
+from diffil.bench.suite import Cell, Suite
+from diffil.errors import DiffilError
+from diffil.utils.provenance import RESULT_PACKAGES, machine, utc_now, versions
+
+MANIFEST = "bench.json"
+STATUS = "status.json"
+RUNS_DIR = "runs"
+
+
+@dataclass
+class BenchSummary:
+    """What a :func:`run_suite` call did, per cell, and how long it took."""
+
+    out: Path
+    outcomes: dict[str, CellOutcome] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def count(self, state: str) -> int:
+        return sum(o.state == state for o in self.outcomes.values())
+
+    @property
+    def failed(self) -> list[CellOutcome]:
+        return [o for o in self.outcomes.values() if o.state == FAILED]
+
+
+def cell_path(out: Path, cell: Cell) -> Path:
+    return out / RUNS_DIR / cell.name
+
+
+def job_for(cell: Cell, suite: Suite, out: Path) -> CellJob:
+    """The training call of ``cell``: the suite's overrides, then the regime and budget."""
+    from diffil.algorithms.methods import get_method
+
+    regime = cell.regime
+    settings: dict[str, Any] = {"noise": regime.eval_noise, "coverage": regime.coverage}
+    if regime.demos is not None:
+        settings["num_demos"] = regime.demos
+    offline = get_method(cell.method).offline
+    if offline and suite.budget.offline is not None:
+        settings["bc"] = {"steps": suite.budget.offline}
+    demos = demos_path(out, cell)
+    return CellJob(
+        name=cell.name,
+        path=str(cell_path(out, cell)),
+        method=cell.method,
+        task=cell.task,
+        seed=cell.seed,
+        steps=None if offline else suite.budget.online,
+        demos=None if demos is None else str(demos),
+        overrides=deep_merge(suite.overrides, settings),
+    )
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """A JSON object file of the bench folder, {} if absent; one-line error if unreadable."""
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise DiffilError(f"cannot read it ({exc})", "delete it and run again", path) from None
+    if not isinstance(data, dict):
+        raise DiffilError("is not a JSON object", "delete it and run again", path)
+    return data
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str))
+    tmp.replace(path)
+
+
+def _record_manifest(out: Path, suite: Suite, cells: list[Cell], how: str) -> dict[str, Any]:
+    """Write bench.json: this suite (merged with the cells of earlier runs into ``out``)."""
+    old = read_json(out / MANIFEST)
+    if old and old.get("suite", {}).get("name") != suite.name:
+        raise DiffilError(
+            f"holds results of suite {old.get('suite', {}).get('name')!r}, not {suite.name!r}",
+            "choose another --out",
+            out,
+        )
+    known = dict(old.get("cells", {}))
+    for cell in cells:
+        known[cell.name] = {
+            "task": cell.task,
+            "regime": cell.regime.name,
+            "method": cell.method,
+            "seed": cell.seed,
+        }
+    manifest = {
+        "suite": suite.to_dict(),
+        "command": "diffil " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        if Path(sys.argv[0]).name in ("diffil", "cli.py")
+        else None,
+        "machine": machine(),
+        "versions": versions(*RESULT_PACKAGES),
+        "executor": how,
+        "started": utc_now(),
+        "first_started": old.get("first_started") or utc_now(),
+        "cells": known,
+    }
+    _write_json(out / MANIFEST, manifest)
+    return manifest
+
+
+class Progress:
+    """One line per finished cell: done, running, failed, total, and an ETA."""
+
+    def __init__(self, total: int, slots: int, say: Callable[[str], None]):
+        self.total, self.slots, self.say = total, slots, say
+        self.done = self.failed = 0
+        self.trained_seconds: list[float] = []
+        self.started = time.perf_counter()
+
+    def line(self) -> str:
+        finished = self.done + self.failed
+        running = min(self.slots, self.total - finished)
+        text = (
+            f"cells: {self.done} done, {running} running, {self.failed} failed, {self.total} total"
+        )
+        if self.trained_seconds and finished < self.total:
+            # cells finished so far set the pace: wall-clock per cell, with the pool's overlap
+            pace = (time.perf_counter() - self.started) / len(self.trained_seconds)
+            text += f"; ETA {_duration(pace * (self.total - finished))}"
+        return text
+
+    def update(self, outcome: CellOutcome) -> None:
+        if outcome.state == FAILED:
+            self.failed += 1
+            self.say(f"failed {outcome.name}: {outcome.error}")
+        else:
+            self.done += 1
+            if outcome.state != REUSED:
+                self.trained_seconds.append(outcome.seconds)
+        self.say(self.line())
+
+
+def _duration(seconds: float) -> str:
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def run_suite(
+    suite: Suite,
+    out: str | Path,
+    workers: int = 2,
+    ray_address: str | None = None,
+    use_ray: bool = False,
+    say: Callable[[str], None] = print,
+) -> BenchSummary:
+    """Train every cell of ``suite`` into ``out`` (see the module docstring for the layout).
+
+    ``workers`` local processes run cells side by side; with ``use_ray`` the cells are Ray
+    tasks instead, on this machine (``ray_address`` None) or on the cluster at ``ray_address``.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    cells = suite.cells()
+    jobs = [job_for(cell, suite, out) for cell in cells]
+    how = f"ray ({ray_address or 'local'})" if use_ray else f"local pool, {workers} workers"
+    _record_manifest(out, suite, cells, how)
+    status = read_json(out / STATUS)
+    summary = BenchSummary(out)
+    todo = []
+    for job in jobs:
+        if is_finished(job.path):
+            summary.outcomes[job.name] = CellOutcome(job.name, REUSED)
+        else:
+            todo.append(job)
+    say(
+        f"suite {suite.name}: {len(jobs)} cells ({len(jobs) - len(todo)} finished before) "
+        f"into {out}"
+    )
+    ensure_demonstrations(out, demo_sources(suite, cells), say)
+    executor: Executor = RayTasks(ray_address) if use_ray else LocalPool(workers)
+    progress = Progress(len(jobs), executor.slots, say)
+    progress.done = len(jobs) - len(todo)
+    interrupted = True
+    try:
+        for outcome in executor.run(todo):
+            summary.outcomes[outcome.name] = outcome
+            status[outcome.name] = {
+                "state": outcome.state,
+                "seconds": round(outcome.seconds, 1),
+                "error": outcome.error,
+                "when": utc_now(),
+            }
+            _write_json(out / STATUS, status)
+            progress.update(outcome)
+        interrupted = False
+    finally:
+        executor.close(interrupted)
+    for job in jobs:  # cells that finished before keep their recorded state
+        if job.name not in status:
+            status[job.name] = {"state": REUSED, "seconds": 0.0, "error": None, "when": utc_now()}
+    _write_json(out / STATUS, status)
+    summary.seconds = time.perf_counter() - started
+    return summary

@@ -1,0 +1,252 @@
+"""Benchmark suites: tasks x methods x seeds x regimes, with budgets, read from YAML.
+
+A suite file looks like this (``src/diffil/configs/suites/*.yaml`` ship by name)::
+
+    name: maze-generalisation
+    description: one line shown by `diffil bench list`
+    tasks: [pointmaze-medium]
+    methods: [drail, gail, bc]
+    seeds: 5                   # a count (0..4) or a list of seeds
+    budget:
+      online: 2000000          # env steps of methods that learn a reward (RL inside)
+      offline: 50000           # gradient steps of bc, diffusion-policy, flow-policy (bc.steps)
+    regimes:                   # the protocol levels; every cell of a level differs only here
+      - name: cov25
+        coverage: 0.25         # mazes: fraction of start/goal cells demos (and RL) see
+        demos: 100             # demonstrations used (default: the task preset's num_demos)
+        demo_noise: 0.5        # std of Gaussian noise on every expert action (scripted experts)
+        successful_only: true  # keep only demonstrations that succeed
+        eval_noise: 1.0        # reset-noise scale, in training and evaluation alike
+    overrides: {}              # config fields for every cell (never per method)
+
+:meth:`Suite.cells` expands a suite into :class:`Cell` objects; each has a stable directory name,
+``<task>/<regime>/<method>-s<seed>``, so a second run finds the cells it has already trained.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from diffil.algorithms.config import from_dict
+from diffil.errors import DiffilError
+
+SUITE_FIX = "see the suite format in docs/guides/bench.md"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Regime:
+    """One protocol level: how the demonstrations are made and how noisy resets are."""
+
+    name: str
+    coverage: float = 1.0
+    demos: int | None = None
+    demo_noise: float = 0.0
+    successful_only: bool = False
+    eval_noise: float = 1.0
+
+    def validate(self, where: str) -> Regime:
+        if not self.name or "/" in self.name or self.name.startswith("."):
+            raise DiffilError(f"{where}: bad regime name {self.name!r}", "use e.g. cov25")
+        if not 0.0 < self.coverage <= 1.0:
+            raise DiffilError(f"{where}: coverage must be in (0, 1]", "e.g. coverage: 0.5")
+        if self.demos is not None and self.demos < 1:
+            raise DiffilError(f"{where}: demos must be >= 1", "e.g. demos: 25")
+        if self.demo_noise < 0 or self.eval_noise < 0:
+            raise DiffilError(f"{where}: noise must be >= 0", "e.g. demo_noise: 0.5")
+        return self
+
+    @property
+    def makes_own_demos(self) -> bool:
+        """The demonstrations differ from the plain scripted expert's (noise, filtering)."""
+        return self.demo_noise > 0 or self.successful_only
+
+
+@dataclass(frozen=True, kw_only=True)
+class Budget:
+    """Training budget per method family; None keeps the task's preset."""
+
+    online: int | None = None  # env steps of reward-learning methods (TrainConfig.steps)
+    offline: int | None = None  # gradient steps of offline methods (TrainConfig.bc.steps)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Cell:
+    """One training run of a suite: a task, a regime, a method and a seed."""
+
+    task: str
+    regime: Regime
+    method: str
+    seed: int
+
+    @property
+    def name(self) -> str:
+        """The cell's directory below the suite's ``runs/`` folder (stable across runs)."""
+        from diffil.envs.task import task_file_stem
+
+        return f"{task_file_stem(self.task)}/{self.regime.name}/{self.method}-s{self.seed}"
+
+
+@dataclass(kw_only=True)
+class Suite:
+    """A benchmark: every task x regime x method x seed is one :class:`Cell`."""
+
+    name: str
+    tasks: list[str]
+    methods: list[str]
+    seeds: list[int]
+    regimes: list[Regime]
+    budget: Budget = field(default_factory=Budget)
+    overrides: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+    def validate(self, where: str) -> Suite:
+        """One-line :class:`DiffilError` for unknown tasks or methods, duplicates, empty lists."""
+        from diffil.algorithms.methods import get_method
+        from diffil.envs.registry import get_task
+
+        for key in ("tasks", "methods", "seeds", "regimes"):
+            if not getattr(self, key):
+                raise DiffilError(f"{where}: {key} is empty", SUITE_FIX)
+        names = [r.name for r in self.regimes]
+        if len(set(names)) < len(names):
+            raise DiffilError(f"{where}: regime names repeat ({', '.join(names)})", SUITE_FIX)
+        for i, regime in enumerate(self.regimes):
+            regime.validate(f"{where}: regimes[{i}]")
+        for method in self.methods:
+            try:
+                get_method(method)
+            except DiffilError as err:
+                raise DiffilError(f"{where}: {err}") from None
+        for task in self.tasks:
+            spec = get_task(task)
+            for regime in self.regimes:
+                try:
+                    spec.variant(noise=regime.eval_noise, coverage=regime.coverage)
+                except DiffilError as err:
+                    raise DiffilError(f"{where}: regime {regime.name}: {err.what}") from None
+                if regime.makes_own_demos and not _has_scripted_expert(spec):
+                    raise DiffilError(
+                        f"{where}: regime {regime.name}: demo_noise and successful_only need a "
+                        f"task with a scripted expert, not {task!r}",
+                        "drop them for this task",
+                    )
+        for label, value in (("online", self.budget.online), ("offline", self.budget.offline)):
+            if value is not None and value < 1:
+                raise DiffilError(f"{where}: budget.{label} must be >= 1", SUITE_FIX)
+        return self
+
+    def select(
+        self,
+        methods: Sequence[str] | None = None,
+        seeds: Sequence[int] | None = None,
+        steps: int | None = None,
+    ) -> Suite:
+        """The suite restricted to ``methods`` (of the suite's), run with ``seeds``, and with
+        ``steps`` env steps for online methods; one-line error listing the choices."""
+        chosen = list(self.methods)
+        if methods:
+            unknown = [m for m in methods if m not in self.methods]
+            if unknown:
+                raise DiffilError(
+                    f"method {unknown[0]!r} is not in suite {self.name!r}",
+                    f"choose from: {', '.join(self.methods)}",
+                )
+            chosen = list(dict.fromkeys(methods))
+        budget = self.budget if steps is None else dataclasses.replace(self.budget, online=steps)
+        if steps is not None and steps < 1:
+            raise DiffilError(f"--steps must be >= 1, got {steps}", "pass e.g. --steps 100000")
+        return dataclasses.replace(
+            self,
+            methods=chosen,
+            seeds=list(dict.fromkeys(seeds)) if seeds else list(self.seeds),
+            budget=budget,
+        )
+
+    def cells(self) -> list[Cell]:
+        """Every cell, ordered task, regime, seed, method (so early results span methods)."""
+        return [
+            Cell(task=task, regime=regime, method=method, seed=seed)
+            for task in self.tasks
+            for regime in self.regimes
+            for seed in self.seeds
+            for method in self.methods
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _has_scripted_expert(spec: Any) -> bool:
+    from diffil.experts import has_scripted_expert
+
+    return has_scripted_expert(spec)
+
+
+def suite_from_dict(data: Any, where: str) -> Suite:
+    """A validated :class:`Suite` from parsed YAML; one-line errors name ``where``."""
+    if not isinstance(data, dict):
+        raise DiffilError(f"{where}: a suite is a mapping (name, tasks, methods, ...)", SUITE_FIX)
+    data = dict(data)
+    seeds = data.get("seeds", 1)
+    if isinstance(seeds, int) and not isinstance(seeds, bool):
+        if seeds < 1:
+            raise DiffilError(f"{where}: seeds must be >= 1", SUITE_FIX)
+        data["seeds"] = list(range(seeds))
+    for key in ("tasks", "methods"):
+        if isinstance(data.get(key), str):
+            data[key] = [data[key]]
+    regimes = data.get("regimes") or [{"name": "default"}]
+    if not isinstance(regimes, list) or not all(isinstance(r, dict) for r in regimes):
+        raise DiffilError(f"{where}: regimes must be a list of mappings", SUITE_FIX)
+    data["regimes"] = []
+    data.setdefault("name", Path(where).stem)
+    try:
+        suite = from_dict(Suite, data, where="suite")
+        suite.regimes = [
+            from_dict(Regime, r, where=f"suite.regimes[{i}]") for i, r in enumerate(regimes)
+        ]
+    except DiffilError as err:
+        raise err.at(where) from None
+    except TypeError as err:  # a required field is missing
+        missing = str(err).split("argument", 1)[-1].strip(": ")
+        raise DiffilError(f"{where}: the suite misses {missing}", SUITE_FIX) from None
+    return suite.validate(where)
+
+
+def shipped_suites() -> list[str]:
+    """Names of the suites diffil ships (``diffil bench list``)."""
+    folder = resources.files("diffil.configs").joinpath("suites")
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def load_suite(name_or_path: str | PathLike) -> Suite:
+    """A shipped suite by name, or a suite YAML file; one-line :class:`DiffilError` otherwise."""
+    text = str(name_or_path)
+    path = Path(text)
+    if text in shipped_suites():
+        source = resources.files("diffil.configs").joinpath("suites", f"{text}.yaml")
+        raw, where = source.read_text(), f"suite {text}"
+    elif path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.is_file():
+            raise DiffilError("no such suite file", "pass a YAML file or a shipped name", path)
+        raw, where = path.read_text(), str(path)
+    else:
+        raise DiffilError(
+            f"unknown suite {text!r}",
+            f"choose from: {', '.join(shipped_suites())}, or pass a suite YAML file",
+        )
+    try:
+        data = yaml.safe_load(raw)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark is not None else ""
+        raise DiffilError(f"{where}: not valid YAML{at}", SUITE_FIX) from None
+    return suite_from_dict(data, where)

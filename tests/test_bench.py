@@ -1,0 +1,325 @@
+"""`diffil bench`: suites, the runner (local pool and Ray), statistics and the report."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from diffil.algorithms.config import resolve_config
+from diffil.bench import load_suite, run_suite, shipped_suites
+from diffil.bench.cell import FAILED, RESUMED, REUSED, TRAINED
+from diffil.bench.demos import demo_sources, ensure_demonstrations
+from diffil.bench.report import build_report
+from diffil.bench.runner import MANIFEST, STATUS, job_for
+from diffil.bench.stats import interval_estimate, iqm, mean, performance_profile
+from diffil.bench.suite import Cell
+from diffil.cli import main
+from diffil.errors import DiffilError
+
+KILLED = "pointmaze-umaze/cov100/gail-s1"  # stopped after its checkpoint at 512 env steps
+BROKEN = "pointmaze-umaze/cov50/bc-s1"  # a run directory whose config.yaml is garbage
+
+
+def _cell(suite, name: str) -> Cell:
+    return next(c for c in suite.cells() if c.name == name)
+
+
+@pytest.fixture(scope="module")
+def smoke_bench(tmp_path_factory):
+    """The smoke suite run with 2 local workers into a folder holding a killed and a broken
+    cell; returns (folder, summary, first metrics row of the killed cell)."""
+    from diffil.algorithms.run import train
+
+    out = tmp_path_factory.mktemp("bench") / "smoke"
+    suite = load_suite("smoke")
+    ensure_demonstrations(out, demo_sources(suite, suite.cells()), say=lambda _: None)
+    job = job_for(_cell(suite, KILLED), suite, out)
+    train(
+        job.method,
+        job.task,
+        demos=job.demos,
+        steps=512,
+        seed=job.seed,
+        out=job.path,
+        overrides=job.overrides,
+        progress=False,
+    )
+    killed = Path(job.path)
+    (killed / "eval.json").unlink()  # as if killed after the checkpoint, before the end
+    (killed / "policy.pt").unlink()
+    first_row = (killed / "metrics.csv").read_text().splitlines()[1]
+    broken = out / "runs" / BROKEN
+    broken.mkdir(parents=True)
+    (broken / "config.yaml").write_text("method: [unterminated\n")
+    lines: list[str] = []
+    summary = run_suite(suite, out, workers=2, say=lines.append)
+    return out, summary, first_row, lines
+
+
+def test_smoke_suite_runs_with_two_workers(smoke_bench):
+    out, summary, _, lines = smoke_bench
+    states = {name: o.state for name, o in summary.outcomes.items()}
+    assert len(states) == 8
+    assert sum(s == TRAINED for s in states.values()) == 6
+    for name, state in states.items():
+        if state in (TRAINED, RESUMED):
+            evaluation = json.loads((out / "runs" / name / "eval.json").read_text())
+            assert 0.0 <= evaluation["success_rate"] <= 1.0
+            config = yaml.safe_load((out / "runs" / name / "config.yaml").read_text())
+            assert config["num_demos"] == 10 and config["n_envs"] == 2
+            assert config["coverage"] == (0.5 if "/cov50/" in name else 1.0)
+            assert config["demos"].endswith(
+                "cov0.5-noise1.hdf5" if "/cov50/" in name else "cov1-noise1.hdf5"
+            )
+    # one dataset per regime, shared by both methods and both seeds
+    assert sorted(p.name for p in (out / "data").glob("*.hdf5")) == [
+        "pointmaze-umaze-cov0.5-noise1.hdf5",
+        "pointmaze-umaze-cov1-noise1.hdf5",
+    ]
+    assert lines[-1].startswith("cells: 7 done, 0 running, 1 failed, 8 total")
+    assert any("ETA" in line for line in lines)
+    assert json.loads((out / MANIFEST).read_text())["suite"]["name"] == "smoke"
+
+
+def test_killed_cell_resumes_from_its_checkpoint(smoke_bench):
+    out, summary, first_row, _ = smoke_bench
+    assert summary.outcomes[KILLED].state == RESUMED
+    killed = out / "runs" / KILLED
+    assert json.loads((killed / "eval.json").read_text())["env_steps"] == 1024
+    rows = (killed / "metrics.csv").read_text().splitlines()
+    assert rows[1] == first_row  # the first 512 steps were kept, not trained again
+    assert [r.split(",")[0] for r in rows[1:]] == ["512", "1024"]
+
+
+def test_failed_cell_is_recorded_and_the_others_finish(smoke_bench):
+    out, summary, _, lines = smoke_bench
+    failed = summary.outcomes[BROKEN]
+    assert failed.state == FAILED and "cannot read this run config" in failed.error
+    assert "\n" not in failed.error
+    status = json.loads((out / STATUS).read_text())
+    assert status[BROKEN]["state"] == FAILED and status[BROKEN]["error"] == failed.error
+    assert any(line.startswith(f"failed {BROKEN}: ") for line in lines)
+    assert len(summary.failed) == 1
+
+
+def test_second_run_reuses_every_finished_cell(smoke_bench):
+    out, first, _, _ = smoke_bench
+    finished = [n for n, o in first.outcomes.items() if o.state != FAILED]
+    stamps = {n: (out / "runs" / n / "eval.json").stat().st_mtime_ns for n in finished}
+    again = run_suite(load_suite("smoke"), out, workers=2, say=lambda _: None)
+    assert {n for n, o in again.outcomes.items() if o.state == REUSED} == set(finished)
+    assert again.outcomes[BROKEN].state == FAILED  # a failed cell is tried again
+    assert stamps == {n: (out / "runs" / n / "eval.json").stat().st_mtime_ns for n in finished}
+
+
+def test_report_renders_in_headless_chromium(smoke_bench, tmp_path):
+    out, *_ = smoke_bench
+    report = build_report(out, tmp_path / "smoke.html")
+    md = report.markdown.read_text()
+    assert md.count("| bc |") == 2 and md.count("| gail |") == 2
+    assert "budget: 1,024 env steps (online methods); 200 gradient steps" in md
+    assert "seeds: 0, 1" in md and "machine: " in md and "date: runs " in md
+    for level in report.data["levels"]:
+        for picture in [*level["pictures"].values(), *level["reward_maps"].values()]:
+            assert (tmp_path / picture).stat().st_size > 1000
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        if os.environ.get("CI") or os.environ.get("DIFFIL_REQUIRE_CHROMIUM"):
+            pytest.fail("chromium is missing, but it could be installed: scripts/test.sh does")
+        pytest.skip("chromium is not installed (apt-get install chromium; scripts/test.sh does)")
+    shot = tmp_path / "shot.png"
+    subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            f"--screenshot={shot}",
+            "--window-size=1200,1600",
+            report.html.resolve().as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    import matplotlib.image
+
+    pixels = matplotlib.image.imread(shot)
+    assert pixels.shape[:2] == (1600, 1200)
+    assert pixels[..., :3].std() > 0.05  # text, tables and pictures, not a blank page
+
+
+def test_smoke_suite_runs_on_local_ray(tmp_path):
+    ray = pytest.importorskip("ray", reason="ray is in the test extra")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        suite = load_suite("smoke").select(methods=["bc"], seeds=[0])
+        summary = run_suite(suite, tmp_path, use_ray=True, say=lambda _: None)
+    finally:
+        ray.shutdown()
+    assert {o.state for o in summary.outcomes.values()} == {TRAINED}
+    assert len(summary.outcomes) == 2
+    for name in summary.outcomes:
+        assert "success_rate" in json.loads((tmp_path / "runs" / name / "eval.json").read_text())
+
+
+# ---- statistics on known numbers ------------------------------------------------------------
+
+
+def test_iqm_and_mean_by_hand():
+    assert iqm(np.arange(1.0, 9.0)) == pytest.approx(4.5)  # 8 scores: mean of 3, 4, 5, 6
+    assert iqm(np.array([[5.0, np.nan], [1.0, 4.0], [2.0, 3.0]])) == pytest.approx(3.0)
+    assert iqm(np.array([0.0, 0.0, 1.0, 1.0, 1.0, 100.0])) == pytest.approx(0.75)  # cut 0 and 100
+    assert mean(np.array([1.0, 2.0, np.nan, 6.0])) == pytest.approx(3.0)
+
+
+def _bootstrap_by_hand(columns: list[np.ndarray], stat, reps: int, seed: int) -> tuple:
+    """The stratified percentile bootstrap written out: per task, draw its own runs."""
+    rng = np.random.default_rng(seed)
+    draws = [c[rng.integers(0, len(c), size=(reps, len(c)))] for c in columns]
+    values = [stat(np.concatenate([d[r] for d in draws])) for r in range(reps)]
+    return tuple(np.percentile(values, [2.5, 97.5]))
+
+
+def _iqm_by_hand(x: np.ndarray) -> float:
+    x = np.sort(x)
+    k = int(len(x) * 0.25)
+    return float(x[k : len(x) - k].mean())
+
+
+def test_confidence_intervals_reproduce_a_direct_computation():
+    a, b = np.array([0.2, 0.9, 0.5, 0.7, 0.4]), np.array([0.1, 0.95, 0.6])
+    scores = np.full((5, 2), np.nan)
+    scores[:, 0], scores[:3, 1] = a, b
+    for name, stat in (("iqm", _iqm_by_hand), ("mean", np.mean)):
+        estimate = interval_estimate(scores, name, reps=500, seed=7)
+        assert estimate.value == pytest.approx(stat(np.concatenate([a, b])))
+        low, high = _bootstrap_by_hand([a, b], stat, reps=500, seed=7)
+        assert (estimate.low, estimate.high) == pytest.approx((low, high))
+        assert estimate.low <= estimate.value <= estimate.high
+    # stratified: a task with one run is in every resample, so it never leaves the mean
+    lone = np.array([[1000.0, 0.0], [np.nan, 1.0]])
+    bounded = interval_estimate(lone, "mean", reps=300)
+    assert bounded.low >= 1000 / 3 - 1e-9 and bounded.high <= 1002 / 3 + 1e-9
+    constant = interval_estimate(np.full((4, 1), 0.8), "iqm", reps=100)
+    assert (constant.low, constant.value, constant.high) == pytest.approx((0.8, 0.8, 0.8))
+
+
+def test_performance_profile_averages_tasks():
+    scores = np.array([[0.2, 0.9], [0.6, 0.9], [1.0, np.nan]])
+    profile = performance_profile(scores, np.array([0.0, 0.5, 0.95]))
+    assert profile == pytest.approx([1.0, (2 / 3 + 1) / 2, (1 / 3 + 0) / 2])
+
+
+def _fake_run(path: Path, method: str, seed: int, success: float | None) -> None:
+    path.mkdir(parents=True)
+    config = resolve_config(method, "pointmaze-umaze", {"seed": seed})
+    (path / "config.yaml").write_text(config.to_yaml())
+    if success is not None:
+        result = {"success_rate": success, "return_mean": success, "env_steps": 0}
+        (path / "eval.json").write_text(json.dumps({**result, "seconds": 3.0}))
+
+
+def test_report_numbers_equal_a_direct_computation(tmp_path):
+    known = {"bc": [0.2, 0.9, 0.5, 0.7, 0.4], "flow-policy": [0.6, 0.6, 1.0, 0.8, None]}
+    cells = {}
+    for method, scores in known.items():
+        for seed, score in enumerate(scores):
+            name = f"pointmaze-umaze/lvl/{method}-s{seed}"
+            info = {"task": "pointmaze-umaze", "regime": "lvl", "method": method, "seed": seed}
+            cells[name] = info
+            if score is not None or method != "flow-policy":
+                _fake_run(tmp_path / "runs" / name, method, seed, score)
+    cells["pointmaze-umaze/lvl/bc-s9"] = {**cells[name], "method": "bc", "seed": 9}
+    suite = {"name": "known", "methods": list(known), "regimes": [{"name": "lvl"}]}
+    manifest = {"suite": suite, "cells": cells, "machine": "test machine"}
+    (tmp_path / MANIFEST).write_text(json.dumps(manifest))
+    (tmp_path / STATUS).write_text(json.dumps({name: {"state": "failed", "error": "boom"}}))
+    report = build_report(tmp_path)
+    (level,) = report.data["levels"]
+    rows = {r["method"]: r for r in level["rows"]}
+    bc = np.array(known["bc"])
+    assert rows["bc"]["iqm"]["value"] == pytest.approx(_iqm_by_hand(bc))  # mean of .4 .5 .7
+    assert rows["bc"]["iqm"]["value"] == pytest.approx((0.4 + 0.5 + 0.7) / 3)
+    low, high = _bootstrap_by_hand([bc], _iqm_by_hand, reps=10_000, seed=0)
+    assert (rows["bc"]["iqm"]["low"], rows["bc"]["iqm"]["high"]) == pytest.approx((low, high))
+    assert rows["flow-policy"]["runs"] == 4 and rows["flow-policy"]["mean"][
+        "value"
+    ] == pytest.approx(0.75)
+    assert rows["bc"]["reached_90"] == 0  # no run recorded reaching 90% in its eval.json
+    assert level["failed"] == {name: "boom"}
+    assert level["missing"] == ["pointmaze-umaze/lvl/bc-s9"]
+    md = report.markdown.read_text()
+    assert "| bc | 5/6 | 53.3 [" in md
+    assert f"failed cells: {name} (boom)" in md and "missing cells: pointmaze-umaze/lvl/bc-s9" in md
+
+
+# ---- suites and the command line ------------------------------------------------------------
+
+
+def test_shipped_suites_expand_to_stable_cells():
+    assert set(shipped_suites()) >= {
+        "smoke",
+        "maze-generalisation",
+        "maze-data-efficiency",
+        "locomotion",
+    }
+    suite = load_suite("maze-generalisation")
+    assert [r.coverage for r in suite.regimes] == [0.25, 0.5, 0.75, 1.0]
+    assert {(r.demo_noise, r.successful_only) for r in suite.regimes} == {(0.5, True)}
+    assert suite.budget.online <= 2_000_000 and len(suite.seeds) == 5
+    names = [c.name for c in suite.cells()]
+    assert len(names) == len(set(names)) == 4 * 8 * 5
+    assert "pointmaze-medium/cov25/drail-s0" in names
+    assert [r.demos for r in load_suite("maze-data-efficiency").regimes] == [5, 10, 25, 100]
+    loco = load_suite("locomotion")
+    assert loco.tasks == ["hopper", "halfcheetah", "walker2d"]
+    assert [r.demos for r in loco.regimes] == [1, 5]
+    smaller = suite.select(methods=["bc", "drail"], seeds=[3], steps=5000)
+    assert [c.name for c in smaller.cells()][:2] == [
+        "pointmaze-medium/cov25/bc-s3",
+        "pointmaze-medium/cov25/drail-s3",
+    ]
+    job = job_for(smaller.cells()[1], smaller, Path("/o"))
+    assert job.steps == 5000 and job.overrides["coverage"] == 0.25
+    assert job.demos == "/o/data/pointmaze-medium-cov0.25-noise1-act0.5-successful.hdf5"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("tasks: [pointmaze-umaze]\nmethods: [bc]\nseeds: 0\n", "seeds must be >= 1"),
+        ("tasks: [pointmaze-umaze]\nmethods: [nope]\n", "unknown method 'nope'"),
+        ("tasks: [hopper]\nmethods: [bc]\nregimes: [{name: a, coverage: 0.5}]\n", "maze tasks"),
+        ("tasks: [hopper]\nmethods: [bc]\nregimes: [{name: a, demo_noise: 0.5}]\n", "scripted"),
+        ("tasks: [pointmaze-umaze]\nmethods: [bc]\nbudget: {online: 1, gpu: 2}\n", "gpu"),
+        ("tasks: [pointmaze-umaze]\n", "misses 'methods'"),
+        ("[1, 2]\n", "a suite is a mapping"),
+    ],
+)
+def test_bad_suite_files_are_one_line_errors(tmp_path, text, message):
+    path = tmp_path / "suite.yaml"
+    path.write_text(text)
+    with pytest.raises(DiffilError, match=message) as err:
+        load_suite(path)
+    assert "\n" not in str(err.value) and str(path) in str(err.value)
+
+
+def test_cli_bench_list_and_one_line_errors(capsys):
+    assert main(["bench", "list"]) == 0
+    assert "maze-generalisation" in capsys.readouterr().out
+    assert main(["bench", "run", "nope"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("diffil: error: unknown suite 'nope'; choose from: locomotion")
+    assert main(["bench", "run", "smoke", "--methods", "bc,drail"]) == 2
+    assert capsys.readouterr().err.strip().endswith("choose from: bc, gail")
+    assert main(["bench", "report", "/nonexistent-bench"]) == 2
+    assert "not a bench folder" in capsys.readouterr().err
