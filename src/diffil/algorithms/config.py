@@ -220,7 +220,7 @@ def from_dict(cls: type, data: dict[str, Any], where: str = "config") -> Any:
         values[name] = _coerce(hints[name], value, f"{where}.{name}")
     try:
         return cls(**values)
-    except (TypeError, ValueError) as error:  # a dataclass's own checks (__post_init__)
+    except ValueError as error:  # a dataclass's own checks (__post_init__)
         raise DiffilError(f"{where}: {error}", "fix the value (--set or the config file)") from None
 
 
