@@ -297,8 +297,15 @@ def _split_method_sections(kind: str, name: str) -> tuple[dict[str, Any], dict[s
 
 def resolve_config(method: str, task: str, overrides: dict[str, Any] | None = None) -> TrainConfig:
     """defaults <- family preset <- task preset <- method preset <- the family's and the task's
-    ``methods: {<method>: ...}`` sections <- ``overrides``."""
+    ``methods: {<method>: ...}`` sections <- ``overrides``. A task list (``"a,b"``) resolves
+    by :func:`diffil.algorithms.multitask.resolve_multitask_config`."""
+    from diffil.envs.multitask import is_multitask
     from diffil.envs.registry import get_task
+
+    if is_multitask(task):
+        from diffil.algorithms.multitask import resolve_multitask_config
+
+        return resolve_multitask_config(method, task, overrides)
 
     family, family_per_method = _split_method_sections("families", get_task(task).family)
     # qualified names (gym:ENV_ID, module:name) have no preset file: their family's applies
