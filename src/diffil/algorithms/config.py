@@ -78,7 +78,8 @@ class TrainConfig:
 
     Attributes:
         method: a name of ``diffil methods`` (``drail``, ``gail``, ``bc``, ...).
-        task: a name of ``diffil tasks`` (``pointmaze-umaze``, ``hopper``, ...).
+        task: a name of ``diffil tasks`` (``pointmaze-umaze``, ``hopper``, ...), or several
+            separated by commas: a multi-task run (:mod:`diffil.algorithms.multitask`).
         steps: environment steps of online methods (offline ones use ``bc.steps``).
         seed: seed of the networks, the environments and the demonstrations made for the run.
         n_envs: vectorised environments of PPO (SAC has ``sac.n_envs``).
