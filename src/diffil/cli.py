@@ -437,6 +437,8 @@ def evaluate(
             run,
         )
     result = evaluate_policy(spec, policy, episodes, seed=seed, progress=True)
+    for member, own in result.get("tasks", {}).items():  # a multi-task policy: each task, mean
+        console.print(f"{member}: " + format_evaluation(own))
     console.print(f"{name}: " + format_evaluation(result))
 
 

@@ -80,7 +80,8 @@ class TrainConfig:
 
     Attributes:
         method: a name of ``diffil methods`` (``drail``, ``gail``, ``bc``, ...).
-        task: a name of ``diffil tasks`` (``pointmaze-umaze``, ``hopper``, ...).
+        task: a name of ``diffil tasks`` (``pointmaze-umaze``, ``hopper``, ...), or several
+            separated by commas: a multi-task run (:mod:`diffil.algorithms.multitask`).
         steps: environment steps of online methods (offline ones use ``bc.steps``).
         seed: seed of the networks, the environments and the demonstrations made for the run.
         n_envs: vectorised environments of PPO (SAC has ``sac.n_envs``).
@@ -316,8 +317,15 @@ def _split_method_sections(kind: str, name: str) -> tuple[dict[str, Any], dict[s
 
 def resolve_config(method: str, task: str, overrides: dict[str, Any] | None = None) -> TrainConfig:
     """defaults <- family preset <- task preset <- method preset <- the family's and the task's
-    ``methods: {<method>: ...}`` sections <- ``overrides``."""
+    ``methods: {<method>: ...}`` sections <- ``overrides``. A task list (``"a,b"``) resolves
+    by :func:`diffil.algorithms.multitask.resolve_multitask_config`."""
+    from diffil.envs.multitask import is_multitask
     from diffil.envs.registry import get_task
+
+    if is_multitask(task):
+        from diffil.algorithms.multitask import resolve_multitask_config
+
+        return resolve_multitask_config(method, task, overrides)
 
     family, family_per_method = _split_method_sections("families", get_task(task).family)
     # qualified names (gym:ENV_ID, module:name) have no preset file: their family's applies

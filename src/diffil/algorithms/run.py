@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from diffil.data.io import load_dataset
 from diffil.data.minari_format import read_metadata
 from diffil.data.trajectory import TrajectoryDataset
 from diffil.datasets import shipped_demonstrations, shipped_path
+from diffil.envs.multitask import is_multitask, join_task_names
 from diffil.envs.registry import TaskSpec, get_task, restore_task
 from diffil.errors import DiffilError
 from diffil.runs.run_dir import RunDirectory, default_run_path
@@ -40,7 +42,7 @@ def trainer_for(
 
 def train(
     method: str | None = None,
-    task: str | None = None,
+    task: str | Sequence[str] | None = None,
     *,
     demos: str | PathLike | TrajectoryDataset | None = None,
     steps: int | None = None,
@@ -60,7 +62,8 @@ def train(
     ``overrides`` is a nested dict of config fields (e.g. ``{"ppo": {"n_steps": 128}}``);
     ``demos`` a dataset path or object (default: the demonstrations diffil ships for the task,
     else its scripted expert makes them). ``task`` may be omitted when ``demos`` names its
-    environment (a Minari dataset's env spec, or diffil's provenance).
+    environment (a Minari dataset's env spec, or diffil's provenance). Several tasks (``"a,b"``
+    or a list) make a multi-task run (:mod:`diffil.algorithms.multitask`).
     ``rl`` picks the RL backbone of reward-learning methods (``ppo`` or ``sac``; default: the
     method's preset, else ppo); ``n_envs`` sets ``sac.n_envs`` when it is SAC. ``obs_only``
     makes the reward model read states only (learning from observations). ``reward`` (methods
@@ -85,6 +88,12 @@ def train(
         task = _task_of_reward_source(method, reward, task)
     if task is None:
         task = _task_of_demos(demos)
+    task = join_task_names(task)
+    if is_multitask(task) and demos is not None:
+        raise DiffilError(
+            "a multi-task run uses each task's shipped demonstrations or scripted expert",
+            "drop --demos (or train on one task)",
+        )
     spec = get_task(task)
     given = {
         "steps": steps,
@@ -100,7 +109,7 @@ def train(
     config = resolve_config(method, task, deep_merge(overrides or {}, cli))
     if n_envs is not None and config.rl == "sac":
         config.sac.n_envs = n_envs
-    if demos is None and config.demos is None and uses_demos:
+    if demos is None and config.demos is None and uses_demos and not is_multitask(task):
         shipped = _default_demonstrations(spec, config.num_demos, progress)
         config.demos = None if shipped is None else str(shipped)
     path = Path(out) if out else default_run_path(config)

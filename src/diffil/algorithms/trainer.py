@@ -32,13 +32,16 @@ from stable_baselines3.common.vec_env import VecNormalize
 
 from diffil.algorithms.config import TrainConfig
 from diffil.algorithms.methods import Method, get_method
+from diffil.algorithms.multitask import multitask_demonstrations
 from diffil.data.collect import collect_demonstrations
 from diffil.data.io import load_dataset, save_dataset
 from diffil.data.trajectory import TrajectoryDataset, Transitions
 from diffil.envs.gymnasium_tasks import GYM_PREFIX
+from diffil.envs.multitask import MultiTaskSpec
 from diffil.envs.registry import TaskSpec, get_task
 from diffil.errors import DiffilError
 from diffil.eval.evaluate import FINAL_EVAL_SEED, evaluate_policy, periodic_eval_seed
+from diffil.eval.multitask import curve_columns, per_task_summary
 from diffil.policy import Policy
 from diffil.rewards import RewardModel, TransitionBatch, make_reward_model
 from diffil.rl import silence_sb3_logger
@@ -80,7 +83,9 @@ def load_demonstrations(
     saved = run.path / DEMOS_FILE
     if saved.exists():
         return load_dataset(saved, task=task)
-    if config.demos:
+    if isinstance(task, MultiTaskSpec):  # each task's, tagged with its id
+        demos = multitask_demonstrations(task, config)
+    elif config.demos:
         demos = load_dataset(config.demos, task=task)
         if config.num_demos < len(demos):
             demos = demos.subset(num_trajectories=config.num_demos)
@@ -171,10 +176,7 @@ class Trainer:
         policy.save(self.run.policy_path)
         evaluation = self.evaluate_final(policy)
         self.note_evaluation(evaluation, env_steps)
-        curve_point = {
-            "eval_success": evaluation.get("success_rate"),
-            "eval_return": evaluation["return_mean"],
-        }
+        curve_point = curve_columns(self.task, evaluation)
         self.run.record_final_evaluation(env_steps, curve_point, round(self.elapsed, 2))
         result = {
             **evaluation,
@@ -205,6 +207,8 @@ class Trainer:
     def policy_metadata(self) -> dict[str, Any]:
         meta = {"method": self.config.method, "task": self.config.task, "seed": self.config.seed}
         meta["variant"] = self.task.variant_settings
+        if isinstance(self.task, MultiTaskSpec):  # input: observation + one-hot task id
+            meta["tasks"] = self.task.task_names
         if self.demos is not None:
             meta["demos"] = demos_record(self.demos, self.config)
         if self.config.task.startswith(GYM_PREFIX):  # lets `diffil eval` make its env again
@@ -444,16 +448,14 @@ class ProgressReporter:
             if t.task.success_key
             else None,
             **extra,
-            "eval_success": None,
-            "eval_return": None,
+            **curve_columns(t.task, None),
         }
         # the final evaluation (Trainer.finish) gives the curve's last point
         if steps >= self.next_eval and steps < t.config.steps:
             self.next_eval = _next_multiple(steps, t.config.eval.every)
             result = t.evaluate(t.current_policy(), steps)
             t.note_evaluation(result, steps)
-            row["eval_success"] = result.get("success_rate")
-            row["eval_return"] = result["return_mean"]
+            row.update(curve_columns(t.task, result))
         t.run.log_metrics(row)
         t.say(_progress_line(row, t.config.steps))
         if steps >= self.next_checkpoint:
@@ -634,4 +636,7 @@ def _progress_line(row: dict[str, Any], total: int) -> str:
         parts.append(f"[bold]eval success {row['eval_success']:.2f}[/]")
     elif row.get("eval_return") is not None:
         parts.append(f"[bold]eval return {row['eval_return']:.1f}[/]")
+    per_task = per_task_summary(row)
+    if per_task:
+        parts.append(f"({per_task})")
     return "  ".join(parts)

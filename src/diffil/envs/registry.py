@@ -27,6 +27,7 @@ from diffil.envs import gymnasium_tasks
 from diffil.envs.gymnasium_tasks import GYM_PREFIX
 from diffil.envs.locomotion import locomotion_tasks
 from diffil.envs.maze import maze_tasks
+from diffil.envs.multitask import is_multitask, multitask_spec, split_task_names
 from diffil.envs.task import ReferenceScores, TaskSpec
 from diffil.errors import DiffilError
 
@@ -123,6 +124,8 @@ def get_task(
         spec = name
     elif name in _TASKS:
         spec = _TASKS[name]
+    elif is_multitask(name):  # "a,b": one policy for several tasks (diffil.envs.multitask)
+        spec = multitask_spec([get_task(n) for n in split_task_names(name)])
     elif ":" in str(name):
         spec = _resolve_qualified(str(name))
     else:

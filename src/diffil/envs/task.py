@@ -162,5 +162,6 @@ class TaskSpec:
 
 
 def task_file_stem(name: str) -> str:
-    """A task name made safe for file names: ``:`` and ``/`` become ``-``."""
-    return name.replace(":", "-").replace("/", "-")
+    """A task name made safe for file names: ``:`` and ``/`` become ``-``, ``,`` (a task
+    list) ``+``."""
+    return name.replace(":", "-").replace("/", "-").replace(",", "+")

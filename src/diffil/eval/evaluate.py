@@ -8,7 +8,9 @@ import numpy as np
 
 from diffil.data.collect import rollout
 from diffil.data.trajectory import TrajectoryDataset
+from diffil.envs.multitask import MultiTaskSpec
 from diffil.envs.registry import TaskSpec
+from diffil.eval.multitask import evaluate_per_task
 
 # The seed of final evaluations (and of `diffil eval`): every run of every method is scored on
 # the same episodes (on a maze: the same start/goal pairs).
@@ -33,7 +35,10 @@ def evaluate_policy(
 
     The environment is seeded once with ``seed``, so different seeds give different episodes.
     Evaluation environments use every start/goal cell regardless of a coverage variant.
+    A multi-task ``task`` is evaluated per task (:mod:`diffil.eval.multitask`).
     """
+    if isinstance(task, MultiTaskSpec):
+        return evaluate_per_task(task, policy, episodes, seed=seed, progress=progress)
     trajs = rollout(
         task, policy, episodes, seed=seed, evaluation=True, progress=progress, description="eval"
     )
