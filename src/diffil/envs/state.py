@@ -1,7 +1,7 @@
 """Putting a simulator into the state a flat observation describes, and replaying actions from it.
 
 Used to check that a trajectory is consistent with the simulator's dynamics: set the first state,
-replay the actions, and compare the observations (:func:`replay_actions`). Each family of tasks
+replay the actions, and compare the observations (:meth:`Replayer.replay`). Each family of tasks
 sets its state its own way:
 
 * mazes (PointMaze): the observation ``(x, y, vx, vy, gx, gy)`` is the point's ``qpos`` and
@@ -48,6 +48,7 @@ def _qpos_offset(env: gym.Env) -> int | None:
     data = getattr(base, "data", None)
     if data is None or not hasattr(data, "qpos") or not hasattr(data, "qvel"):
         return None
+    env.action_space.seed(0)
     obs_list = [np.asarray(env.reset(seed=0)[0], np.float64)]
     states = [(data.qpos.copy(), data.qvel.copy())]
     obs_list.append(np.asarray(env.step(env.action_space.sample())[0], np.float64))
@@ -59,7 +60,7 @@ def _qpos_offset(env: gym.Env) -> int | None:
             obs.ndim == 1
             and len(obs) >= n
             and np.allclose(obs[: nq - k], qpos[k:])
-            and np.allclose(obs[nq - k : n], np.clip(qvel, -10, 10), atol=1e-8)
+            and any(np.allclose(obs[nq - k : n], v) for v in (qvel, np.clip(qvel, -10, 10)))
             for obs, (qpos, qvel) in zip(obs_list, states, strict=True)
         ):
             return k
@@ -128,6 +129,12 @@ class Replayer:
     def close(self) -> None:
         self.env.close()
 
+    def __enter__(self) -> Replayer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def start(self, obs: np.ndarray) -> np.ndarray:
         """Reset, then set the state of ``obs``; returns the observation the env now gives."""
         self.env.reset(seed=self.seed)
@@ -137,6 +144,10 @@ class Replayer:
             raw = base._get_obs(base.point_env._get_obs()[0])
             return np.asarray(self.task.flatten_obs(raw), np.float64)
         return np.asarray(base._get_obs(), np.float64)
+
+    def replay(self, start: np.ndarray, actions: np.ndarray) -> Replay:
+        """What the simulator does with ``actions`` from the state of ``start``."""
+        return self.step_actions(actions, self.start(start))
 
     def step_actions(self, actions: np.ndarray, first_obs: np.ndarray) -> Replay:
         """Apply ``actions`` (clipped) from the current state, whose observation is
@@ -163,12 +174,3 @@ class Replayer:
             truncations=np.asarray(truncs, bool),
             successes=np.asarray(successes, bool) if has_success else None,
         )
-
-
-def replay_actions(task: TaskSpec, start: np.ndarray, actions: np.ndarray) -> Replay:
-    """The simulator's observations when ``actions`` are applied from the state of ``start``."""
-    replayer = Replayer(task)
-    try:
-        return replayer.step_actions(actions, replayer.start(start))
-    finally:
-        replayer.close()

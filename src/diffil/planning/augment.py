@@ -50,7 +50,7 @@ import torch
 
 from diffil.data.trajectory import SYNTHETIC_INFO_KEY, Trajectory, TrajectoryDataset
 from diffil.envs.registry import TaskSpec
-from diffil.envs.state import Replayer, replay_actions
+from diffil.envs.state import Replayer
 from diffil.errors import DiffilError
 from diffil.planning.diffuser import Diffuser, make_diffuser, train_diffuser
 
@@ -123,14 +123,13 @@ def state_scale(dataset: TrajectoryDataset) -> np.ndarray:
 
 
 def dynamics_error(
-    task: TaskSpec, observations: np.ndarray, actions: np.ndarray, scale: np.ndarray
+    replayer: Replayer, observations: np.ndarray, actions: np.ndarray, scale: np.ndarray
 ) -> float:
-    """Largest difference between ``observations`` and the simulator's, when ``actions`` are
-    replayed from the state of ``observations[0]``, per dimension in units of ``scale``.
-
-    An episode the simulator ends earlier than the data does counts as infinitely far.
+    """Largest difference between ``observations`` and the simulator's (``replayer``'s), when
+    ``actions`` are replayed from the state of ``observations[0]``, per dimension in units of
+    ``scale``. An episode the simulator ends earlier than the data does is infinitely far.
     """
-    replay = replay_actions(task, observations[0], actions)
+    replay = replayer.replay(observations[0], actions)
     if replay.steps < len(actions):
         return float("inf")
     return float(np.max(np.abs(replay.observations - observations) / scale))
@@ -303,14 +302,16 @@ def augment_dataset(
     episodes = _sample_episodes(diffuser, dataset, task, scale, config, say)
     say(f"checking: replaying {sum(e.outcome == 'kept' for e in episodes)} episodes")
     kept: list[Trajectory] = []
-    for episode in episodes:
-        if episode.outcome != "kept":
-            continue
-        traj = episode.trajectory(task)
-        if dynamics_error(task, traj.observations, traj.actions, scale) > config.tolerance:
-            episode.outcome = "replay_mismatch"
-        else:
-            kept.append(_flagged(traj, True))
+    with Replayer(task, seed=config.seed) as replayer:
+        for episode in episodes:
+            if episode.outcome != "kept":
+                continue
+            traj = episode.trajectory(task)
+            error = dynamics_error(replayer, traj.observations, traj.actions, scale)
+            if error > config.tolerance:
+                episode.outcome = "replay_mismatch"
+            else:
+                kept.append(_flagged(traj, True))
     outcomes = Counter(e.outcome for e in episodes)
     result = AugmentReport(
         real=len(dataset),
