@@ -177,7 +177,7 @@ def collect(
     "--tolerance",
     type=float,
     default=None,
-    help="Largest planned-vs-simulated state gap, in std units of the demos (0.5).",
+    help="Largest planned-vs-simulated state gap, in std units of the demos (1.0).",
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing output dataset.")
 @click.option("--quiet", is_flag=True, help="No progress output.")

@@ -69,7 +69,7 @@ class AugmentConfig:
     channels: tuple[int, ...] = (32, 64, 128)
     batch_size: int = 64
     lr: float = 2e-4
-    tolerance: float = 0.5  # in units of the demonstrations' per-dimension std
+    tolerance: float = 1.0  # in units of the demonstrations' per-dimension std
     max_length: int | None = None  # goal tasks: step cap (default: the task's time limit)
     sample_batch: int = 64  # episodes made at once
     seed: int = 0
@@ -155,6 +155,10 @@ class _Episode:
     def steps(self) -> int:
         return sum(len(a) for a in self.actions)
 
+    @property
+    def last_observation(self) -> np.ndarray:
+        return self.observations[-1][-1] if self.observations else self.start
+
     def trajectory(self, task: TaskSpec) -> Trajectory:
         terminations = np.concatenate(self.terminations)
         truncations = np.concatenate(self.truncations)
@@ -173,13 +177,14 @@ class _Episode:
         )
 
 
-def _advance(episode: _Episode, plan: np.ndarray, diffuser: Diffuser, scale, config) -> None:
-    """Replay one sampled window of ``episode`` and record the result or its rejection."""
+def _advance(
+    episode: _Episode, plan: np.ndarray, diffuser: Diffuser, scale: np.ndarray, tolerance: float
+) -> None:
+    """Replay one sampled window (H, S + A) of ``episode``; record the result or its rejection."""
     state_dims = diffuser.state_index.cpu().numpy()
     s = diffuser.state_dim
-    first = episode.observations[-1][-1] if episode.observations else episode.start
     actions = plan[: episode.length - episode.steps, s:]
-    replay = episode.replayer.step_actions(actions, first)
+    replay = episode.replayer.step_actions(actions, episode.last_observation)
     m = replay.steps
     planned = plan[1:m, :s]
     simulated = replay.observations[1:m][:, state_dims]
@@ -194,7 +199,7 @@ def _advance(episode: _Episode, plan: np.ndarray, diffuser: Diffuser, scale, con
     if replay.successes is not None:
         episode.successes.append(replay.successes)
     goal_task = episode.replayer.task.success_key is not None
-    if episode.error > config.tolerance:
+    if episode.error > tolerance:
         episode.outcome = "diverged"
     elif goal_task and replay.successes is not None and replay.successes.any():
         episode.outcome = "kept"
@@ -232,13 +237,11 @@ def _sample_episodes(
         windows = 0
         try:
             while running := [e for e in batch if e.outcome is None]:
-                starts = np.stack(
-                    [(e.observations[-1][-1] if e.observations else e.start) for e in running]
-                )[:, state_dims]
+                starts = np.stack([e.last_observation for e in running])[:, state_dims]
                 with torch.no_grad():
                     plans = diffuser.sample(torch.as_tensor(starts), generator=generator)
                 for episode, plan in zip(running, plans.double().numpy(), strict=True):
-                    _advance(episode, plan, diffuser, scale, config)
+                    _advance(episode, plan, diffuser, scale, config.tolerance)
                 windows += 1
                 report(
                     f"sampling: episodes {first + 1}-{first + len(batch)} of {count}, "
