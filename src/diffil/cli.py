@@ -205,7 +205,7 @@ def augment(
         seed=seed,
         tolerance=tolerance,
         overwrite=overwrite,
-        report=None if quiet else lambda line: console.print(line, highlight=False),
+        report=None if quiet else lambda line: console.print(line, highlight=False, soft_wrap=True),
     )
     reasons = ", ".join(f"{n} {reason}" for reason, n in result.rejected.items())
     rejected = result.generated - result.kept
@@ -215,11 +215,13 @@ def augment(
         f"{result.sample_seconds:.0f} s): kept {result.kept}, rejected {rejected}"
         + (f" ({reasons})" if reasons else ""),
         highlight=False,
+        soft_wrap=True,
     )
     console.print(
         f"wrote {out}: {len(dataset)} episodes ({result.kept} synthetic), "
         f"{dataset.num_transitions} steps",
         highlight=False,
+        soft_wrap=True,
     )
 
 
