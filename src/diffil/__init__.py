@@ -13,7 +13,7 @@ adds one built by your own code; see docs/bring-your-own.md.
 """
 
 from diffil.algorithms.run import train
-from diffil.api import collect, compare, dataset_info, plot, quickstart, train_expert
+from diffil.api import augment, collect, compare, dataset_info, plot, quickstart, train_expert
 from diffil.data import Trajectory, TrajectoryDataset, load_dataset, save_dataset, validate_dataset
 from diffil.envs import ReferenceScores, TaskSpec, get_task, list_tasks, register_task
 from diffil.errors import DiffilError
@@ -30,6 +30,7 @@ __all__ = [
     "Trajectory",
     "TrajectoryDataset",
     "__version__",
+    "augment",
     "collect",
     "compare",
     "dataset_info",

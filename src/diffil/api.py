@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from diffil.envs.registry import TaskSpec, get_task
 from diffil.errors import DiffilError
 from diffil.eval.plots import plot_dataset
 from diffil.experts.rl_expert import train_expert  # noqa: F401  (part of the Python API)
+from diffil.planning.augment import AugmentConfig, AugmentReport, augment_dataset
 
 
 def collect(
@@ -94,6 +96,70 @@ def collect(
     if out is not None:
         save_dataset(dataset, out, task=spec, overwrite=overwrite)
     return dataset
+
+
+def augment(
+    demos: str | PathLike | TrajectoryDataset,
+    factor: int = 4,
+    out: str | PathLike | None = None,
+    task: str | TaskSpec | None = None,
+    episodes: int | None = None,
+    steps: int | None = None,
+    seed: int = 0,
+    tolerance: float | None = None,
+    overwrite: bool = False,
+    report: Callable[[str], None] | None = None,
+) -> tuple[TrajectoryDataset, AugmentReport]:
+    """Train a trajectory diffusion model on ``demos`` and add ``factor`` times as many
+    synthetic episodes, keeping those the simulator confirms (see :mod:`diffil.planning.augment`).
+
+    ``episodes`` takes the first N episodes of ``demos``; ``steps`` is the model's training
+    steps; ``tolerance`` bounds the planned states' distance from the simulator's (in units of
+    the demonstrations' per-dimension std). Saved to ``out`` if given, which may not be the
+    demonstrations' own file and replaces an existing dataset only with ``overwrite``.
+    Returns the augmented dataset (real episodes first) and the counts.
+    """
+    defaults = AugmentConfig()
+    config = AugmentConfig(
+        factor=factor,
+        train_steps=defaults.train_steps if steps is None else steps,
+        tolerance=defaults.tolerance if tolerance is None else tolerance,
+        seed=seed,
+    )
+    config.check()  # before anything is read or trained
+    source = None if isinstance(demos, TrajectoryDataset) else Path(demos)
+    if out is not None:
+        if source is not None and Path(out).resolve() == source.resolve():
+            raise DiffilError(
+                "is the demonstrations' own file; augment never writes over them",
+                "pass another --out",
+                out,
+            )
+        check_writable(out, overwrite)  # fail before the (possibly long) training
+    spec = None if task is None else get_task(task)
+    dataset = demos if source is None else load_dataset(source, task=spec)
+    if spec is None:
+        if not dataset.task:
+            raise DiffilError(
+                "the demonstrations do not say which task they were recorded on",
+                "pass --task (a task name, or gym:ENV_ID)",
+                source,
+            )
+        spec = get_task(dataset.task, **(dataset.metadata.get("variant") or {}))
+    if episodes is not None:
+        if not 1 <= episodes <= len(dataset):
+            raise DiffilError(
+                f"--episodes must be in 1..{len(dataset)} (the episodes it holds), got {episodes}",
+                "pass a smaller --episodes",
+                source,
+            )
+        dataset = dataset.subset(num_trajectories=episodes)
+    augmented, result = augment_dataset(dataset, spec, config, report=report)
+    if source is not None:
+        augmented.metadata["augmentation"]["source"] = str(source)
+    if out is not None:
+        save_dataset(augmented, out, task=spec, overwrite=overwrite)
+    return augmented, result
 
 
 def dataset_info(path: str | PathLike, task: str | None = None) -> dict[str, Any]:

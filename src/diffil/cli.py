@@ -171,6 +171,79 @@ def collect(
     console.print(f"wrote {out}: " + ", ".join(parts))
 
 
+@app.command()
+@click.argument("demos", type=click.Path(path_type=Path))
+@click.option(
+    "--factor",
+    type=int,
+    default=4,
+    show_default=True,
+    help="Synthetic episodes to generate per real one.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Output: .npz, .hdf5, or a folder (Minari layout); never DEMOS itself.",
+)
+@click.option("--task", "-t", default=None, help="Task (default: the one DEMOS names).")
+@click.option(
+    "--episodes", type=click.IntRange(min=1), default=None, help="Use the first N episodes."
+)
+@click.option("--steps", type=int, default=None, help="Training steps of the model (2000).")
+@seed_option
+@click.option(
+    "--tolerance",
+    type=float,
+    default=None,
+    help="Largest planned-vs-simulated state gap, in std units of the demos (1.0).",
+)
+@click.option("--overwrite", is_flag=True, help="Replace an existing output dataset.")
+@click.option("--quiet", is_flag=True, help="No progress output.")
+def augment(
+    demos: Path,
+    factor: int,
+    out: Path,
+    task: str | None,
+    episodes: int | None,
+    steps: int | None,
+    seed: int,
+    tolerance: float | None,
+    overwrite: bool,
+    quiet: bool,
+) -> None:
+    """Train a trajectory diffusion model on DEMOS and add FACTOR times as many synthetic
+    episodes, kept only if the simulator reproduces them (and, on goal tasks, they succeed)."""
+    dataset, result = api.augment(
+        demos,
+        factor,
+        out=out,
+        task=task,
+        episodes=episodes,
+        steps=steps,
+        seed=seed,
+        tolerance=tolerance,
+        overwrite=overwrite,
+        report=None if quiet else lambda line: console.print(line, highlight=False, soft_wrap=True),
+    )
+    reasons = ", ".join(f"{n} {reason}" for reason, n in result.rejected.items())
+    rejected = result.generated - result.kept
+    console.print(
+        f"generated {result.generated} synthetic episodes from {result.real} real ones "
+        f"(training {result.train_seconds:.0f} s, sampling and checks "
+        f"{result.sample_seconds:.0f} s): kept {result.kept}, rejected {rejected}"
+        + (f" ({reasons})" if reasons else ""),
+        highlight=False,
+        soft_wrap=True,
+    )
+    console.print(
+        f"wrote {out}: {len(dataset)} episodes ({result.kept} synthetic), "
+        f"{dataset.num_transitions} steps",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
 def _refuse_shipped_task_without_expert(
     task: str, noise: float | None, coverage: float | None
 ) -> None:

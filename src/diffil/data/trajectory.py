@@ -19,6 +19,10 @@ import numpy as np
 
 from diffil.envs.task import SUCCESS_INFO_KEYS
 
+#: Per-step info flag of episodes a generative model made (``diffil augment``); every dataset
+#: format keeps it, and episodes without it are real.
+SYNTHETIC_INFO_KEY = "synthetic"
+
 
 @dataclass
 class Trajectory:
@@ -75,6 +79,12 @@ class Trajectory:
         if key is None:
             return None
         return bool(np.any(self.infos[key]))
+
+    @property
+    def synthetic(self) -> bool:
+        """Whether a generative model made this episode (``infos["synthetic"]``)."""
+        flags = self.infos.get(SYNTHETIC_INFO_KEY)
+        return bool(flags is not None and np.any(flags))
 
     def slice(self, start: int, stop: int) -> Trajectory:
         """Steps ``start:stop`` as a trajectory of their own (observations ``start:stop+1``)."""
@@ -306,6 +316,8 @@ class TrajectoryDataset(Sequence[Trajectory]):
                 return_min=float(returns.min()),
                 return_max=float(returns.max()),
             )
+        if any(SYNTHETIC_INFO_KEY in t.infos for t in self):
+            stats["synthetic_episodes"] = sum(t.synthetic for t in self)
         successes = [t.success for t in self]
         if successes and all(s is not None for s in successes):
             stats["success_rate"] = float(np.mean(successes))
