@@ -72,6 +72,14 @@ def use_one_thread() -> None:
     torch.set_num_threads(1)
 
 
+def run_cell_in_ray_task(job: CellJob) -> CellOutcome:
+    """:func:`run_cell` in a Ray worker, limited to one thread first. (Ray already sets
+    OMP_NUM_THREADS to a task's CPUs; a per-task ``runtime_env`` instead would make Ray start a
+    fresh worker through its runtime-env agent for every cell, minutes on a busy machine.)"""
+    use_one_thread()
+    return run_cell(job)
+
+
 def run_cell(job: CellJob) -> CellOutcome:
     """Train ``job`` into its directory, or resume it there; the outcome says which, or why it
     failed (one line)."""

@@ -12,7 +12,13 @@ from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, Protocol
 
-from diffil.bench.cell import SINGLE_THREAD_ENV, CellJob, CellOutcome, run_cell, start_worker
+from diffil.bench.cell import (
+    CellJob,
+    CellOutcome,
+    run_cell,
+    run_cell_in_ray_task,
+    start_worker,
+)
 from diffil.errors import DiffilError, describe
 
 
@@ -102,9 +108,7 @@ class RayTasks:
     def run(self, jobs: list[CellJob]) -> Iterator[CellOutcome]:
         if not jobs:
             return
-        remote = self.ray.remote(run_cell).options(
-            num_cpus=1, runtime_env={"env_vars": dict(SINGLE_THREAD_ENV)}, max_retries=0
-        )
+        remote = self.ray.remote(run_cell_in_ray_task).options(num_cpus=1, max_retries=0)
         pending = self.pending = {remote.remote(job): job for job in jobs}
         while pending:
             done, _ = self.ray.wait(list(pending), num_returns=1)
