@@ -69,6 +69,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tasks", nargs="+", default=TASKS)
     parser.add_argument("--episodes", type=int, default=100)
+    parser.add_argument(
+        "--driving-episodes",
+        type=int,
+        default=None,
+        help="for highway and merge (default: --episodes)",
+    )
     parser.add_argument("--env-steps", type=int, default=1000)
     parser.add_argument(
         "--noise", type=float, nargs="+", default=[1.0, 1.5], help="noise scales for fetch-push"
@@ -85,8 +91,11 @@ def main() -> None:
             cost_rows.append(f"| {label} | {task.obs_dim} | {task.act_dim} | {cost:.2f} |")
             print(cost_rows[-1], flush=True)
             entry = {"env_ms_per_step": cost}
+            driving = task.family == "driving" and args.driving_episodes is not None
+            episodes = args.driving_episodes if driving else args.episodes
             for who, policy in (("random", random_policy(task)), ("expert", make_expert(task))):
-                entry[who] = measure(task, policy, args.episodes)
+                entry[who] = measure(task, policy, episodes)
+                entry[who]["episodes"] = episodes
                 rows.append(_row(label, who, entry[who]))
                 print(rows[-1], flush=True)
             data[label] = entry
@@ -98,7 +107,8 @@ def main() -> None:
             "|---|---|---|---|",
             *cost_rows,
             "",
-            f"{args.episodes} evaluation episodes each (seeds from 10000); ms per step includes "
+            f"{args.episodes} evaluation episodes each (driving: "
+            f"{args.driving_episodes or args.episodes}; seeds from 10000); ms per step includes "
             "the policy:",
             "",
             "| task | policy | success | return | length | collisions | mean speed (m/s) | "
@@ -114,8 +124,9 @@ def main() -> None:
         notes.append(f"Target fetch-push expert >= 98% success: {'met' if ok else 'NOT met'}.")
     for name in ("highway", "merge"):
         if name in data:
-            crashes = round(data[name]["expert"]["collision_mean"] * args.episodes)
-            notes.append(f"{name} expert: {crashes} crashes in {args.episodes} episodes.")
+            expert = data[name]["expert"]
+            crashes = round(expert["collision_mean"] * expert["episodes"])
+            notes.append(f"{name} expert: {crashes} crashes in {expert['episodes']:.0f} episodes.")
     path = write_result(
         "task_costs", "New tasks: env cost and experts", table, _jsonable(data), " ".join(notes)
     )

@@ -66,6 +66,15 @@ def test_fetch_push_expert_succeeds():
     assert result["success_rate"] >= 3 / 4  # 100% over 200 episodes (task_costs.md)
 
 
+def test_fetch_noise_variants_collect_instead_of_using_the_shipped_demos():
+    from diffil.algorithms.run import _default_demonstrations
+    from diffil.datasets import shipped_demonstrations
+
+    shipped = shipped_demonstrations("fetch-push")  # made at noise 1.0
+    assert _default_demonstrations(get_task("fetch-push"), 10, False) == shipped is not None
+    assert _default_demonstrations(get_task("fetch-push", noise=1.5), 10, False) is None
+
+
 def _block_and_goal_offsets(noise: float, resets: int = 40) -> np.ndarray:
     env = get_task("fetch-push", noise=noise).make_env()
     start = env.unwrapped.initial_gripper_xpos[:2]

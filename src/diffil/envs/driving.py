@@ -6,7 +6,7 @@ nearest vehicles, relative and normalised: 25 numbers, raveled), a simulation at
 policy at 5 Hz, and episodes that end when the car leaves the road. These settings cost a few ms
 per step, against 15-160 ms at highway-env's defaults (benchmarks/task_costs.py).
 
-* ``highway``: ``highway-v0`` with 4 lanes and 20 other vehicles, 40 s (200 steps). Success: no
+* ``highway``: ``highway-v0`` with 4 lanes and 20 other vehicles, 30 s (150 steps). Success: no
   crash and still on the road when time runs out.
 * ``merge``: ``merge-v0`` (a highway with a merging ramp), through
   :class:`~diffil.envs.highway_merge.ContinuousMergeEnv` (its reward fails on continuous actions
@@ -129,11 +129,11 @@ _MEASURED = "benchmarks/results/task_costs.md"
 DRIVING = {
     "highway": (
         "highway-v0",
-        200,
+        150,
         {"lanes_count": 4, "vehicles_count": 20},
         _survived_time_limit,
         ReferenceScores(5.0, 150.0, _MEASURED),
-        "4 lanes, 20 vehicles, 40 s; success = no crash and on the road at the time limit",
+        "4 lanes, 20 vehicles, 30 s; success = no crash and on the road at the time limit",
     ),
     "merge": (
         "merge-v0",
