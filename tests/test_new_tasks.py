@@ -114,6 +114,7 @@ def _short(name: str, steps: int):
 def test_driving_task_steps_with_continuous_actions(name):
     task = _short(name, 10)
     assert (task.obs_dim, task.act_dim) == (25, 2)
+    assert get_task(name).max_episode_steps == 150
     env = task.make_env(seed=0)
     assert env.unwrapped.config["simulation_frequency"] == 10
     assert env.unwrapped.config["policy_frequency"] == 5
@@ -141,6 +142,7 @@ def test_merge_needs_its_workarounds():
 def test_highway_expert_drives_without_crashing():
     task = _short("highway", 25)
     result = evaluate_policy(task, make_expert(task), episodes=2, seed=0)
+    assert result["length_mean"] == 25  # the time limit is the horizon, to the step
     assert result["success_rate"] == 1.0 and result["collision_mean"] == 0.0
     assert result["mean_speed_mean"] > 15.0  # m/s: it drives, it does not just stop
 

@@ -109,8 +109,15 @@ def _make_raw(spec: TaskSpec, render_mode: str | None) -> gym.Env:
 
         env: gym.Env = ContinuousMergeEnv(config=config, render_mode=render_mode)
         return gym.wrappers.TimeLimit(env, spec.max_episode_steps)
-    config["duration"] = spec.max_episode_steps / POLICY_HZ  # seconds: the env's own limit
-    return gym.make(spec.env_id, config=config, render_mode=render_mode)
+    # the env's own limit, in seconds; its clock adds up 1/POLICY_HZ steps in floating point and
+    # may stop one step late, so the TimeLimit wrapper ends the episode at exactly the horizon
+    config["duration"] = spec.max_episode_steps / POLICY_HZ
+    return gym.make(
+        spec.env_id,
+        config=config,
+        render_mode=render_mode,
+        max_episode_steps=spec.max_episode_steps,
+    )
 
 
 def _build_driving(
@@ -124,7 +131,7 @@ def _build_driving(
 
 
 # Mean returns of uniform random actions and of the IDM + MOBIL expert over evaluation episodes
-# (merge 100, highway 30):
+# (30 episodes each):
 # benchmarks/task_costs.py.
 _MEASURED = "benchmarks/results/task_costs.md"
 DRIVING = {
@@ -133,7 +140,7 @@ DRIVING = {
         150,
         {"lanes_count": 4, "vehicles_count": 20},
         _survived_time_limit,
-        ReferenceScores(5.0, 150.0, _MEASURED),
+        ReferenceScores(2.2, 114.2, _MEASURED),
         "4 lanes, 20 vehicles, 30 s; success = no crash and on the road at the time limit",
     ),
     "merge": (
