@@ -140,7 +140,7 @@ DRIVING = {
         150,
         {"lanes_count": 4, "vehicles_count": 20},
         _survived_time_limit,
-        ReferenceScores(2.2, 114.2, _MEASURED),
+        ReferenceScores(2.2, 113.4, _MEASURED),
         "4 lanes, 20 vehicles, 30 s; success = no crash and on the road at the time limit",
     ),
     "merge": (
