@@ -151,12 +151,21 @@ def _task_of_demos(demos: str | PathLike | TrajectoryDataset) -> str:
     return dataset.task
 
 
+def _same_variant(path: Path, task: TaskSpec) -> bool:
+    """Whether the demonstrations in ``path`` were made on ``task``'s variant (noise, coverage)."""
+    recorded = (read_metadata(path).get("diffil") or {}).get("variant") or {}
+    return all(float(recorded.get(k, 1.0)) == v for k, v in task.variant_settings.items())
+
+
 def _default_demonstrations(task: TaskSpec, num_demos: int, progress: bool) -> Path | None:
     """The demonstrations diffil ships for ``task`` (announced in one line); None when the
-    task's scripted expert makes them; a one-line error when there are neither."""
+    task's scripted expert makes them (always for a variant other than the shipped one's); a
+    one-line error when there are neither."""
     from diffil.experts import has_scripted_expert
 
     path = shipped_demonstrations(task.name)
+    if path is not None and has_scripted_expert(task) and not _same_variant(path, task):
+        path = None  # e.g. fetch-push at 1.5x noise: its scripted expert demonstrates that
     if path is None:
         if has_scripted_expert(task):
             return None

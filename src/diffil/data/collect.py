@@ -70,8 +70,14 @@ def rollout(
     progress: bool = False,
     description: str = "rollout",
 ) -> list[Trajectory]:
-    """``episodes`` episodes of ``policy`` on a fresh environment seeded once with ``seed``."""
+    """``episodes`` episodes of ``policy`` on a fresh environment seeded once with ``seed``.
+
+    A policy with an ``attach(env)`` method (an expert that reads the simulator, such as the
+    driving expert) is given the environment first."""
     env = task.make_env(evaluation=evaluation)
+    attach = getattr(policy, "attach", None)
+    if callable(attach):
+        attach(env)
     env.action_space.seed(seed)
     try:
         return [

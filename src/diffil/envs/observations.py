@@ -48,7 +48,9 @@ def _ravel_box(observation: Any, ndim: int) -> np.ndarray:
 def observation_flattener(space: gym.Space, env_name: str) -> Flatten | None:
     """How to flatten observations of ``space``: None if they are flat vectors already."""
     if isinstance(space, gym.spaces.Box):
-        return None if len(space.shape) == 1 else functools.partial(_ravel_box, ndim=space.ndim)
+        return (
+            None if len(space.shape) == 1 else functools.partial(_ravel_box, ndim=len(space.shape))
+        )
     if isinstance(space, gym.spaces.Dict) and all(
         isinstance(s, gym.spaces.Box) for s in space.spaces.values()
     ):

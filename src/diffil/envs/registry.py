@@ -24,6 +24,8 @@ from typing import Any
 import gymnasium as gym
 
 from diffil.envs import gymnasium_tasks
+from diffil.envs.driving import driving_tasks
+from diffil.envs.fetch import fetch_tasks
 from diffil.envs.gymnasium_tasks import GYM_PREFIX
 from diffil.envs.locomotion import locomotion_tasks
 from diffil.envs.maze import maze_tasks
@@ -42,7 +44,9 @@ __all__ = [
     "task_for_env_spec",
 ]
 
-_BUILTIN: dict[str, TaskSpec] = {t.name: t for t in (*maze_tasks(), *locomotion_tasks())}
+_BUILTIN: dict[str, TaskSpec] = {
+    t.name: t for t in (*maze_tasks(), *locomotion_tasks(), *fetch_tasks(), *driving_tasks())
+}
 _TASKS: dict[str, TaskSpec] = dict(_BUILTIN)  # built-in and registered by name
 # tasks found by a qualified name (gym:..., module:name), made on first use
 _RESOLVED: dict[str, TaskSpec] = {}

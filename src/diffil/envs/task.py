@@ -10,12 +10,15 @@ import dataclasses
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 
 from diffil.envs.fixed_horizon import FixedHorizon
 from diffil.errors import DiffilError
+
+if TYPE_CHECKING:
+    from diffil.data.trajectory import Trajectory
 
 # Info keys that report success, in order of preference (gymnasium-robotics says "success",
 # goal-conditioned gymnasium environments "is_success").
@@ -57,8 +60,14 @@ class TaskSpec:
     # Datasets in Minari's layout store the raw form, so other tools see the real environment's.
     flatten_obs: Callable[[Any], Any] | None = field(default=None, repr=False, compare=False)
     unflatten_obs: Callable[[Any], Any] | None = field(default=None, repr=False, compare=False)
-    # the builder scales reset noise with ``noise`` (the built-in families do)
+    # the builder scales reset noise with ``noise`` (the built-in families do), from min_noise on
     noise_variants: bool = True
+    min_noise: float = 0.0
+    # per-episode metrics besides return and success (driving: collision, mean speed, lane
+    # changes), averaged by diffil.eval.evaluate_policy
+    episode_metrics: Callable[[Trajectory], dict[str, float]] | None = field(
+        default=None, repr=False, compare=False
+    )
     # the environment's gymnasium spec rebuilds it (False for a user's factory, whose wrappers
     # the spec does not record): datasets and policies then carry the spec
     spec_rebuilds_env: bool = True
@@ -74,9 +83,16 @@ class TaskSpec:
         coverage = self.coverage if coverage is None else float(coverage)
         if noise < 0:
             raise DiffilError(f"noise scale must be >= 0, got {noise}", "pass e.g. --noise 1.0")
+        if noise < self.min_noise:
+            raise DiffilError(
+                f"noise scale of {self.name!r} must be >= {self.min_noise:g}, got {noise:g}",
+                "pass e.g. --noise 1.0",
+            )
         if noise != 1.0 and not self.noise_variants:
             raise DiffilError(
-                f"noise variants apply to the built-in tasks, not {self.name!r}", "drop --noise"
+                f"noise variants do not apply to {self.name!r} (it has no reset noise diffil "
+                "scales)",
+                "drop --noise",
             )
         if not 0.0 < coverage <= 1.0:
             raise DiffilError(

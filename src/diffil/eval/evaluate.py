@@ -31,7 +31,8 @@ def evaluate_policy(
     seed: int = FINAL_EVAL_SEED,
     progress: bool = False,
 ) -> dict[str, float]:
-    """Mean and std of return (and success rate, normalised score) over ``episodes`` episodes.
+    """Mean and std of return (and success rate, normalised score, the task's own episode
+    metrics as ``<name>_mean``) over ``episodes`` episodes.
 
     The environment is seeded once with ``seed``, so different seeds give different episodes.
     Evaluation environments use every start/goal cell regardless of a coverage variant.
@@ -55,6 +56,10 @@ def evaluate_policy(
         result["success_rate"] = float(success.mean())
         # binomial standard error of the success rate
         result["success_se"] = float(np.sqrt(success.mean() * (1 - success.mean()) / episodes))
+    if task.episode_metrics is not None:  # e.g. driving: collision rate, mean speed
+        per_episode = [task.episode_metrics(t) for t in trajs]
+        for name in per_episode[0]:
+            result[f"{name}_mean"] = float(np.mean([m[name] for m in per_episode]))
     if task.reference is not None and task.family != "maze":
         result["normalized_return"] = float(task.normalized_score(returns.mean()))
     return result

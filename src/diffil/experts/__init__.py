@@ -9,6 +9,8 @@ import numpy as np
 
 from diffil.envs.registry import TaskSpec
 from diffil.errors import DiffilError
+from diffil.experts.driving import IDMDriverExpert
+from diffil.experts.fetch_push import FetchPushExpert, FetchPushExpertConfig
 from diffil.experts.maze import MazeExpertConfig, MazeWaypointExpert
 from diffil.experts.rl_expert import (
     ExpertConfig,
@@ -17,10 +19,13 @@ from diffil.experts.rl_expert import (
     train_expert,
 )
 
+SCRIPTED_FAMILIES = ("maze", "fetch", "driving")
+
 
 def has_scripted_expert(task: TaskSpec) -> bool:
-    """Whether diffil can make demonstrations for ``task`` without a trained expert (mazes)."""
-    return task.family == "maze"
+    """Whether diffil can make demonstrations for ``task`` without a trained expert (mazes,
+    fetch-push, the driving tasks)."""
+    return task.family in SCRIPTED_FAMILIES
 
 
 def make_expert(
@@ -30,9 +35,14 @@ def make_expert(
     expert: str | PathLike | None = None,
 ) -> Callable[[np.ndarray], np.ndarray]:
     """The expert for ``task``: the trained one in ``expert`` (a policy file or an expert run
-    directory) if given, else the task's scripted expert (mazes)."""
+    directory) if given, else the task's scripted expert (mazes, fetch-push, driving; the driving
+    expert ignores ``action_noise``)."""
     if expert is not None:
         return load_expert(expert, task, action_noise=action_noise, seed=seed)
+    if task.family == "fetch":
+        return FetchPushExpert(FetchPushExpertConfig(action_noise=action_noise), seed=seed)
+    if task.family == "driving":
+        return IDMDriverExpert()
     if has_scripted_expert(task):
         from diffil.envs.maze import MazeLayout
 
@@ -52,6 +62,9 @@ def make_expert(
 __all__ = [
     "ExpertConfig",
     "ExpertPolicy",
+    "FetchPushExpert",
+    "FetchPushExpertConfig",
+    "IDMDriverExpert",
     "MazeExpertConfig",
     "MazeWaypointExpert",
     "has_scripted_expert",
