@@ -11,12 +11,12 @@ import pytest
 import torch
 
 from diffil.algorithms import planning
+from diffil.algorithms.reward_transfer import load_learned_reward
 from diffil.algorithms.run import train
 from diffil.algorithms.trainer import OnlineTrainer, TrainingInterrupted
 from diffil.cli import main
 from diffil.eval.reward_metrics import erc, learned_reward, maze_coverage, task_reward
 from diffil.planning import Diffuser, PlanReward
-from diffil.rewards.frozen import load_learned_reward
 from diffil.rl.sac import RelabelingReplayBuffer
 
 TASK = "pointmaze-umaze"
@@ -41,10 +41,18 @@ TINY_RL = {
     "n_envs": 2,
     "num_demos": 10,
     "checkpoint_every": 512,
-    "ppo": {"n_steps": 64, "batch_size": 64, "n_epochs": 2, "net_arch": [16, 16]},
+    # raw rewards: the maze family scales PPO's by their return's std (tested elsewhere)
+    "ppo": {
+        "n_steps": 64,
+        "batch_size": 64,
+        "n_epochs": 2,
+        "net_arch": [16, 16],
+        "normalize_reward": False,
+    },
     "sac": {"n_envs": 1, "learning_starts": 64, "batch_size": 32, "net_arch": [16, 16]},
     "reward": {"updates_per_rollout": 2, "batch_size": 64, "model": {"hidden": [32, 32]}},
-    "eval": {"every": 10**9, "episodes": 1},
+    "eval": {"every": 10**9, "episodes": 1, "final_episodes": 1},
+    "bc_warm_start": False,
 }
 
 

@@ -635,8 +635,8 @@ def reward_map(run: Path, out: Path | None, resolution: int) -> None:
 def reward_eval(run: Path, metric: str, pieces: int, piece_steps: int, seed: int) -> None:
     """How close RUN's learned reward is to the task's true reward (ERC or EPIC, in [0, 1]; 0 =
     equivalent), on a coverage set of exploration pieces (maze tasks)."""
+    from diffil.algorithms.reward_transfer import load_learned_reward
     from diffil.eval.reward_metrics import compare_to_task_reward, maze_coverage, task_reward
-    from diffil.rewards.frozen import load_learned_reward
 
     learned = load_learned_reward(run)
     task_reward(learned.task)  # a task without a true reward of (s, a, s') says so first

@@ -128,7 +128,7 @@ def train(
 
 def _task_of_reward_source(method: str, source: str | PathLike, task: str | None) -> str:
     """The task of a reward-transfer run: ``task`` if given (it must be the source run's)."""
-    from diffil.rewards.frozen import load_learned_reward
+    from diffil.algorithms.reward_transfer import load_learned_reward
 
     if get_method(method).kind != "rl":
         raise DiffilError(

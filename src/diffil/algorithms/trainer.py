@@ -287,7 +287,7 @@ class ImitationTrainer(Trainer):
 
     def _frozen_reward(self, source: str) -> tuple[RewardModel, ObservationScaler]:
         """The learned reward of run ``source`` (frozen) and the standardisation of its inputs."""
-        from diffil.rewards.frozen import load_learned_reward
+        from diffil.algorithms.reward_transfer import load_learned_reward
 
         learned = load_learned_reward(source, task=self.config.task)
         self.say(f"training on the frozen learned reward of {learned.method} run {source}")

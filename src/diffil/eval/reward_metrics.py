@@ -136,7 +136,7 @@ def learned_reward(run_dir: str | PathLike) -> RewardFunction:
     training; AIRL gives its shaped reward f = g + gamma h' - h (no log pi term), DRAIL and GAIL
     their log D - log(1 - D). Diffuser-IRL runs: r_phi(s, a) of ``reward.pt``.
     """
-    from diffil.rewards.frozen import load_learned_reward
+    from diffil.algorithms.reward_transfer import load_learned_reward
 
     return load_learned_reward(run_dir).function()
 

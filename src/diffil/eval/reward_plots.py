@@ -145,7 +145,7 @@ def _maze_reward_source(run_dir: Path, draws: int) -> tuple[Callable[..., np.nda
 
     config = RunDirectory.open(run_dir).read_config()
     if get_method(config.method).plans:  # Diffuser-IRL: deterministic r_phi(s, a)
-        from diffil.rewards.frozen import load_learned_reward
+        from diffil.algorithms.reward_transfer import load_learned_reward
 
         reward = load_learned_reward(run_dir).function()
 
