@@ -159,8 +159,8 @@ def main() -> None:
         if any(get_method(m).offline for m in args.methods):
             notes += (
                 " Offline methods (bc, diffusion-policy, flow-policy) use no environment steps; "
-                "their run seconds are training plus the final 30-episode evaluation. DRAIL's "
-                "paper, on its medium maze: BC 61.6%, Diffusion Policy 68.8%."
+                "their run seconds are training plus the final evaluation (eval.final_episodes). "
+                "DRAIL's paper, on its medium maze: BC 61.6%, Diffusion Policy 68.8%."
             )
         title = f"Imitation on {task} {args.tag}".strip()
         path = write_result(name, title, table, {"rows": mine}, notes)
