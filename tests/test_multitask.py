@@ -175,3 +175,10 @@ def test_a_multitask_run_refuses_demos_and_bad_task_ids(tmp_path):
         train("drail", MAZES, demos=tmp_path / "d.hdf5", out=tmp_path / "r", progress=False)
     with pytest.raises(DiffilError, match="out of range"):
         with_task_id(np.zeros(6), 2, 2)
+
+
+def test_collect_on_a_task_list_says_to_collect_one_task_at_a_time(tmp_path, capsys):
+    out = tmp_path / "d.hdf5"
+    assert main(["collect", "--task", MAZES, "--episodes", "1", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "one task at a time" in err and "expert train" not in err and not out.exists()

@@ -7,6 +7,7 @@ from os import PathLike
 
 import numpy as np
 
+from diffil.envs.multitask import MULTITASK_FAMILY
 from diffil.envs.registry import TaskSpec
 from diffil.errors import DiffilError
 from diffil.experts.driving import IDMDriverExpert
@@ -52,6 +53,11 @@ def make_expert(
         finally:
             env.close()
         return MazeWaypointExpert(layout, MazeExpertConfig(action_noise=action_noise), seed=seed)
+    if task.family == MULTITASK_FAMILY:
+        raise DiffilError(
+            f"{task.name!r} lists several tasks; demonstrations are made one task at a time",
+            "collect each task on its own (a multi-task run uses each task's demonstrations)",
+        )
     raise DiffilError(
         f"task {task.name!r} has no scripted expert",
         f"train one with `diffil expert train --task {task.name}`, or pass --expert FILE "
