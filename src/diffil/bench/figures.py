@@ -65,6 +65,11 @@ def plot_learning_curves(cells: list[CellResult], methods: list[str], title: str
             ax.plot(xs, ys, color=colour, label=method)
             ax.fill_between(xs, lows, highs, color=colour, alpha=0.2, lw=0)
     ax.set(xlabel="environment steps", ylabel=f"evaluation {metric} (mean, 95% CI)", title=title)
+    return _save(fig, ax, out)
+
+
+def _save(fig: plt.Figure, ax: plt.Axes, out: Path) -> Path:
+    """Grid, legend, then write ``out`` and free the figure."""
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
@@ -97,12 +102,7 @@ def plot_profiles(cells: list[CellResult], methods: list[str], title: str, out: 
     metric = next((c.metric for c in cells if c.metric), "score")
     ax.set(xlabel=f"{metric} threshold τ", ylabel="fraction of runs with score > τ", title=title)
     ax.set_ylim(-0.02, 1.02)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
-    fig.tight_layout()
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
+    return _save(fig, ax, out)
 
 
 def reward_map(cell_dir: Path, out: Path) -> Path:
