@@ -21,6 +21,7 @@ from diffil.bench.runner import MANIFEST, STATUS, job_for
 from diffil.bench.stats import interval_estimate, iqm, mean, performance_profile
 from diffil.bench.suite import Cell
 from diffil.cli import main
+from diffil.envs.registry import list_tasks
 from diffil.errors import DiffilError
 
 KILLED = "pointmaze-umaze/cov100/gail-s1"  # stopped after its checkpoint at 512 env steps
@@ -262,6 +263,36 @@ def test_report_numbers_equal_a_direct_computation(tmp_path):
     assert f"failed cells: {name} (boom)" in md and "missing cells: pointmaze-umaze/lvl/bc-s9" in md
 
 
+def test_a_per_task_report_has_one_table_per_task_with_run_seconds(tmp_path):
+    cells = {}
+    for task, score in (("pointmaze-umaze", 1.0), ("pointmaze-medium", 0.5)):
+        for seed in (0, 1):
+            name = f"{task}/default/bc-s{seed}"
+            cells[name] = {"task": task, "regime": "default", "method": "bc", "seed": seed}
+            _fake_run(tmp_path / "runs" / name, "bc", seed, score)
+    suite = {
+        "name": "per-task",
+        "tasks": ["pointmaze-umaze", "pointmaze-medium"],
+        "methods": ["bc"],
+        "regimes": [{"name": "default"}],
+        "report_per_task": True,
+    }
+    (tmp_path / MANIFEST).write_text(json.dumps({"suite": suite, "cells": cells}))
+    report = build_report(tmp_path)
+    levels = {level["regime"]: level for level in report.data["levels"]}
+    assert list(levels) == ["pointmaze-umaze / default", "pointmaze-medium / default"]
+    assert levels["pointmaze-medium / default"]["rows"][0]["mean"]["value"] == pytest.approx(0.5)
+    assert levels["pointmaze-umaze / default"]["rows"][0]["run_seconds"] == pytest.approx(3.0)
+    assert "## pointmaze-medium / default" in report.markdown.read_text()
+
+
+def test_the_defaults_suite_runs_every_registered_task():
+    suite = load_suite("defaults")
+    assert sorted(suite.tasks) == sorted(list_tasks())
+    assert suite.methods == ["drail", "bc"] and len(suite.seeds) == 3
+    assert suite.budget.online is None and suite.overrides == {} and suite.report_per_task
+
+
 # ---- suites and the command line ------------------------------------------------------------
 
 
@@ -318,7 +349,7 @@ def test_cli_bench_list_and_one_line_errors(capsys):
     assert "maze-generalisation" in capsys.readouterr().out
     assert main(["bench", "run", "nope"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("diffil: error: unknown suite 'nope'; choose from: locomotion")
+    assert err.startswith("diffil: error: unknown suite 'nope'; choose from: defaults, locomotion")
     assert main(["bench", "run", "smoke", "--methods", "bc,drail"]) == 2
     assert capsys.readouterr().err.strip().endswith("choose from: bc, gail")
     assert main(["bench", "report", "/nonexistent-bench"]) == 2

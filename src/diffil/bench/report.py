@@ -66,6 +66,7 @@ def method_row(cells: list[CellResult], method: str) -> dict[str, Any]:
         "reached_90": len(reached),
         "env_steps_to_90": _median([float(r["env_steps"]) for r in reached]),
         "seconds_to_90": _median([float(r["seconds"]) for r in reached]),
+        "run_seconds": _median([float(c.seconds) for c in finished if c.seconds is not None]),
     }
 
 
@@ -83,9 +84,10 @@ def _budget(cells: list[CellResult]) -> str:
 def _level(
     out: Path, files: Path, regime: str, cells: list[CellResult], methods: list[str]
 ) -> dict[str, Any]:
-    """Numbers and pictures of one protocol level."""
+    """Numbers and pictures of one protocol level (``regime`` is its heading, e.g. ``cov50`` or
+    ``hopper / default`` in a per-task report)."""
     tasks = sorted({c.task for c in cells})
-    stem = regime.replace("/", "-")
+    stem = regime.replace(" / ", "-").replace("/", "-")
     title = f"{regime} ({', '.join(tasks)})"
     pictures = {
         "learning curves": plot_learning_curves(
@@ -125,6 +127,22 @@ def _level(
     }
 
 
+def _groups(
+    cells: list[CellResult], regimes: list[str], tasks: list[str] | None
+) -> list[tuple[str, list[CellResult]]]:
+    """The report's levels: one per regime (tasks pooled), or with ``tasks`` (the suite's, in
+    its order) one per task x regime."""
+    groups = []
+    if tasks is not None:
+        tasks = [*tasks, *sorted({c.task for c in cells} - set(tasks))]
+    for task in tasks or [None]:
+        for regime in regimes:
+            group = [c for c in cells if c.regime == regime and task in (None, c.task)]
+            if group:
+                groups.append((regime if task is None else f"{task} / {regime}", group))
+    return groups
+
+
 def build_report(bench_dir: str | Path, out: str | Path | None = None) -> Report:
     """Write ``out`` (default ``<bench_dir>/report.html``), its ``.md`` twin and ``.json``."""
     bench_dir = Path(bench_dir)
@@ -155,9 +173,10 @@ def build_report(bench_dir: str | Path, out: str | Path | None = None) -> Report
             f"({BOOTSTRAP_REPS:,} resamples, seed {BOOTSTRAP_SEED}; Agarwal et al. 2021)"
         ),
         "levels": [
-            _level(bench_dir, files, r, [c for c in cells if c.regime == r], methods)
-            for r in regimes
-            if any(c.regime == r for c in cells)
+            _level(bench_dir, files, label, group, methods)
+            for label, group in _groups(
+                cells, regimes, suite.get("tasks", []) if suite.get("report_per_task") else None
+            )
         ],
     }
     md_path = html_path.with_suffix(".md")
@@ -173,6 +192,7 @@ def _table_rows(level: dict[str, Any]) -> list[list[str]]:
     for r in level["rows"]:
         steps = "-" if r["env_steps_to_90"] is None else f"{r['env_steps_to_90']:,.0f}"
         secs = "-" if r["seconds_to_90"] is None else f"{r['seconds_to_90']:,.0f}"
+        run_secs = "-" if r.get("run_seconds") is None else f"{r['run_seconds']:,.0f}"
         rows.append(
             [
                 r["method"],
@@ -182,6 +202,7 @@ def _table_rows(level: dict[str, Any]) -> list[list[str]]:
                 f"{r['reached_90']}/{r['runs']}",
                 steps,
                 secs,
+                run_secs,
             ]
         )
     return rows
@@ -195,6 +216,7 @@ HEADER = [
     "reached 90%",
     "env steps to 90% (median)",
     "wall-clock s to 90% (median)",
+    "wall-clock s per run (median)",
 ]
 
 

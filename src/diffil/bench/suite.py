@@ -18,6 +18,8 @@ A suite file looks like this (``src/diffil/configs/suites/*.yaml`` ship by name)
         successful_only: true  # keep only demonstrations that succeed
         eval_noise: 1.0        # reset-noise scale, in training and evaluation alike
     overrides: {}              # config fields for every cell (never per method)
+    report_per_task: false     # one report table per task and regime (default: per regime,
+                               # pooling the tasks)
 
 :meth:`Suite.cells` expands a suite into :class:`Cell` objects; each has a stable directory name,
 ``<task>/<regime>/<method>-s<seed>``, so a second run finds the cells it has already trained.
@@ -106,6 +108,7 @@ class Suite:
     budget: Budget = field(default_factory=Budget)
     overrides: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+    report_per_task: bool = False  # report tables per task x regime, not pooled over tasks
 
     def validate(self, where: str) -> Suite:
         """One-line :class:`DiffilError` for unknown tasks or methods, duplicates, empty lists."""
