@@ -28,7 +28,7 @@ import statistics
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from benchmarks.common import add_set_option, diffil_train
+from benchmarks.common import add_set_option, diffil_train, sets_for
 from benchmarks.report import write_result
 
 DIFFUSION_BASED = {"drail", "smiling", "diffuser-irl", "diffail"}
@@ -55,7 +55,7 @@ def train_source(task: str, source: str, seed: int, where: Path, runs: Path, set
         run = runs / f"{task}-{source}-s{seed}"
         if final_success(run) is None:
             args = [source, "--task", task, "--seed", str(seed)]
-            args += [a for item in sets for a in ("--set", item)]
+            args += [a for item in sets_for(source, sets) for a in ("--set", item)]
             diffil_train(run, args, runs / f"{run.name}.log")
     return run
 
@@ -69,7 +69,7 @@ def train_ppo(task: str, reward_run: Path | None, seed: int, runs: Path, sets: l
         run = runs / f"{task}-ppo-on-{reward_run.name.removeprefix(f'{task}-')}"
         args = ["ppo", "--reward", str(reward_run), "--seed", str(seed)]
     if final_success(run) is None:
-        args += [a for item in sets for a in ("--set", item)]
+        args += [a for item in sets_for("ppo", sets) for a in ("--set", item)]
         diffil_train(run, args, runs / f"{run.name}.log")
     return run
 
@@ -119,7 +119,9 @@ def main() -> None:
         default=None,
         help="Finished source runs to reuse (TASK-SOURCE-sS), e.g. benchmarks/runs/family.",
     )
-    add_set_option(parser)
+    add_set_option(
+        parser, per_method=True
+    )  # smiling:rl=ppo: a source's only; ppo:...: the learners'
     args = parser.parse_args()
     runs = args.runs or Path("benchmarks/runs") / (
         "reward-transfer" + (f"-{args.tag}" if args.tag else "")
