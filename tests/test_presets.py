@@ -60,3 +60,13 @@ def test_a_section_that_refuses_its_values_is_one_line() -> None:
 
     with pytest.raises(DiffilError, match=r"config\.irl: loss must be one of"):
         resolve_config("diffuser-irl", "pointmaze-umaze", {"irl": {"loss": "foo"}})
+
+
+def test_locomotion_family_puts_the_adversarial_methods_on_sac() -> None:
+    adversarial = ("drail", "diffail", "gail", "airl", "wail")
+    for task in list_tasks():
+        locomotion = get_task(task).family == "locomotion"
+        for method in adversarial:
+            assert resolve_config(method, task).rl == ("sac" if locomotion else "ppo"), task
+    assert resolve_config("smiling", "hopper").rl == "sac"  # its own preset says so too
+    assert resolve_config("drail", "hopper", {"rl": "ppo"}).rl == "ppo"  # --rl ppo still wins
