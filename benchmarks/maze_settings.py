@@ -83,9 +83,9 @@ def main() -> None:
             f"Every `benchmarks.maze_imitation` results file of {task} ({len(files)} files), "
             "one row per method, oldest first. A file's overrides are relative to the presets on "
             "its date: the presets changed as settings were adopted (see the preset files' "
-            "comments and docs/tasks.md), so compare rows of the same date, or the rows a file's own notes "
-            "compare. Success is over 100 evaluation episodes of each seed's final policy.\n\n"
-            + table(rows)
+            "comments and docs/tasks.md), so compare rows of the same date, or the rows a "
+            "file's own notes compare. Success is over 100 evaluation episodes of each seed's "
+            "final policy.\n\n" + table(rows)
         )
         name = f"maze_settings_{task}"
         title = f"Settings tried on {task}, side by side"
