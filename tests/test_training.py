@@ -114,6 +114,44 @@ def test_interrupted_run_resumes_from_its_checkpoint(tmp_path, monkeypatch):
     assert steps == sorted(set(steps)) and steps[-1] == 1024  # no duplicated or lost rows
 
 
+def test_the_best_periodic_policy_is_kept_across_a_resume_and_evaluated(tmp_path, monkeypatch):
+    """best_policy.pt holds the policy of the best periodic evaluation (the first of equals);
+    a resumed run reads its record back; eval.json gives its final evaluation."""
+    from diffil.algorithms.trainer import Trainer
+
+    scores = iter([0.2, 0.8, 0.5, 0.8, 0.3, 0.7])  # evaluations at 128, ..., 512 | 768, 896
+
+    def scripted(self, policy, env_steps):
+        s = next(scores)
+        return {"episodes": 2.0, "return_mean": s, "return_std": 0.0, "length_mean": 9.0,
+                "success_rate": s, "success_se": 0.0}  # fmt: skip
+
+    monkeypatch.setattr(Trainer, "evaluate", scripted)
+    out = tmp_path / "run"
+    original = OnlineTrainer.reward_step
+    calls = {"n": 0}
+
+    def interrupt_on_fifth(self, *args):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt
+        return original(self, *args)
+
+    monkeypatch.setattr(OnlineTrainer, "reward_step", interrupt_on_fifth)
+    overrides = {**TINY, "eval": {**TINY["eval"], "every": 128}}
+    with pytest.raises(TrainingInterrupted):
+        train("gail", "pointmaze-umaze", steps=1024, out=out, overrides=overrides, progress=False)
+    assert Policy.load(out / "best_policy.pt").metadata["best"] == {"env_steps": 256, "score": 0.8}
+    monkeypatch.setattr(OnlineTrainer, "reward_step", original)
+    train(resume=out, progress=False)
+    best = Policy.load(out / "best_policy.pt")
+    assert best.metadata["best"] == {"env_steps": 256, "score": 0.8}  # 0.3 at 768 is not best
+    evaluation = json.loads((out / "eval.json").read_text())
+    assert evaluation["best"]["env_steps"] == 256
+    assert evaluation["best"]["final_evaluation"]["episodes"] == 2  # eval.final_episodes
+    assert main(["eval", str(out / "best_policy.pt"), "--episodes", "1"]) == 0
+
+
 def test_finished_run_can_be_extended(tmp_path):
     out = tmp_path / "run"
     train("wail", "pointmaze-umaze", steps=256, out=out, overrides=TINY, progress=False)

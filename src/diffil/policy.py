@@ -371,6 +371,10 @@ class Policy:
         """A copy of the JSON-able metadata stored with the policy."""
         return copy.deepcopy(self._metadata)
 
+    def with_metadata(self, **extra: Any) -> Policy:
+        """The same network with ``extra`` added to (or replacing keys of) its metadata."""
+        return type(self)(self._network, {**self._metadata, **extra})
+
     def predict(self, obs: Any) -> np.ndarray:
         """Deterministic float32 actions: ``(obs_dim,) -> (act_dim,)`` or ``(N, obs_dim) -> (N,
         act_dim)``."""

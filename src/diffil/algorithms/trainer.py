@@ -145,6 +145,8 @@ class Trainer:
         self.started = time.perf_counter()
         self.elapsed_before = 0.0  # wall-clock of earlier sessions of a resumed run
         self.first_success_90: dict[str, float] | None = None
+        # the best periodic evaluation so far, whose policy is the run's best_policy.pt
+        self.best: dict[str, float] | None = None
 
     @property
     def elapsed(self) -> float:
@@ -166,11 +168,36 @@ class Trainer:
         (and for ``diffil eval`` with its defaults)."""
         return evaluate_policy(self.task, policy, self.config.eval.final, seed=FINAL_EVAL_SEED)
 
-    def note_evaluation(self, result: dict[str, float], env_steps: int) -> None:
-        """Remember when the policy first reached 90% success (or normalised return)."""
+    def note_evaluation(
+        self, result: dict[str, float], env_steps: int, policy: Policy | None = None
+    ) -> None:
+        """Remember when the policy first reached 90% success (or normalised return); with
+        ``policy`` (a periodic evaluation), keep it as best_policy.pt if it scored best so far."""
         score = result.get("success_rate", result.get("normalized_return"))
         if self.first_success_90 is None and score is not None and score >= 0.9:
             self.first_success_90 = {"env_steps": env_steps, "seconds": round(self.elapsed, 1)}
+        if score is None:  # tasks without success or reference scores: the return
+            score = result.get("return_mean")
+        if policy is None or score is None:
+            return
+        if self.best is None or score > self.best["score"]:
+            self.best = {"env_steps": int(env_steps), "score": float(score)}
+            policy.with_metadata(best=self.best).save(self.run.best_policy_path)
+
+    def restore_best(self) -> None:
+        """After a resume: the best policy's record from its file (it may be newer than the
+        checkpoint, and it is what the file holds)."""
+        path = self.run.best_policy_path
+        self.best = Policy.load(path).metadata.get("best") if path.is_file() else None
+
+    def evaluate_best(self, env_steps: int) -> dict[str, Any] | None:
+        """The final evaluation of best_policy.pt, unless the final policy is that policy."""
+        if self.best is None or not self.run.best_policy_path.is_file():
+            return None
+        if self.best["env_steps"] >= env_steps:
+            return None
+        evaluation = self.evaluate_final(Policy.load(self.run.best_policy_path))
+        return {**self.best, "final_evaluation": evaluation}
 
     def finish(self, policy: Policy, env_steps: int) -> TrainResult:
         policy.save(self.run.policy_path)
@@ -187,8 +214,16 @@ class Trainer:
         }
         if self.demos is not None:
             result["demos"] = demos_record(self.demos, self.config)
+        best = self.evaluate_best(env_steps)
+        if best is not None:
+            result["best"] = best
         self.run.write_eval(result)
         self.say(f"[bold]done[/] {self.run.path}: " + format_evaluation(evaluation))
+        if best is not None:
+            self.say(
+                f"best periodic policy (at {best['env_steps']:,} env steps), "
+                f"{self.run.best_policy_path.name}: " + format_evaluation(best["final_evaluation"])
+            )
         self.run.close()
         return TrainResult(self.run.path, self.run.policy_path, evaluation, env_steps, self.elapsed)
 
@@ -381,6 +416,7 @@ class ImitationTrainer(Trainer):
         self.generator.set_state(torch.tensor(state["generator"], dtype=torch.uint8))
         self.elapsed_before = float(state["elapsed"])
         self.first_success_90 = state.get("reached_90")
+        self.restore_best()
         self.run.truncate_metrics(int(state["env_steps"]))
         self.say(f"resuming {self.run.path} from {state['env_steps']:,} env steps")
 
@@ -453,8 +489,9 @@ class ProgressReporter:
         # the final evaluation (Trainer.finish) gives the curve's last point
         if steps >= self.next_eval and steps < t.config.steps:
             self.next_eval = _next_multiple(steps, t.config.eval.every)
-            result = t.evaluate(t.current_policy(), steps)
-            t.note_evaluation(result, steps)
+            policy = t.current_policy()
+            result = t.evaluate(policy, steps)
+            t.note_evaluation(result, steps, policy)
             row.update(curve_columns(t.task, result))
         t.run.log_metrics(row)
         t.say(_progress_line(row, t.config.steps))

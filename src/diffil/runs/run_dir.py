@@ -40,6 +40,7 @@ from diffil.errors import DiffilError, reading
 CONFIG = "config.yaml"
 METRICS = "metrics.csv"
 POLICY = "policy.pt"
+BEST_POLICY = "best_policy.pt"  # the policy of the best periodic evaluation (online methods)
 EVAL = "eval.json"
 STATE = "state.json"
 _RESTORE = "restore it from a backup, or start a new run"
@@ -141,6 +142,10 @@ class RunDirectory:
     @property
     def policy_path(self) -> Path:
         return self.path / POLICY
+
+    @property
+    def best_policy_path(self) -> Path:
+        return self.path / BEST_POLICY
 
     @property
     def eval_path(self) -> Path:
