@@ -48,6 +48,7 @@ import numpy as np
 import torch
 
 from benchmarks.report import write_result
+from diffil.algorithms.planning import make_planner
 from diffil.data.collect import collect_exploration
 from diffil.data.trajectory import Trajectory, TrajectoryDataset
 from diffil.envs.maze import MazeLayout, flatten_goal_observation
@@ -58,6 +59,7 @@ from diffil.planning import (
     DiffuserConfig,
     DiffuserIRLConfig,
     DiffuserPlanner,
+    PlanReward,
     make_diffuser,
     train_diffuser,
     train_diffuser_irl,
@@ -339,6 +341,18 @@ def run_protocol(args: argparse.Namespace, budget: Budget) -> list[dict[str, Any
             result.reward.reward_function(), train_seconds=seconds,
             final_loss=result.losses[-1] if result.losses else None,
         )  # fmt: skip
+    for loss in args.via_cli:
+        run_dir = runs / f"cli-diffuser-irl-{loss}-s{args.seed}"
+        shutil.rmtree(run_dir, ignore_errors=True)  # this script's own run from an earlier call
+        began = time.perf_counter()
+        train_via_cli(run_dir, experts, budget, loss, args)
+        seconds = time.perf_counter() - began
+        reward = PlanReward.load(run_dir / "reward.pt")
+        add(
+            f"Diffuser (Learnt {LOSS_NAMES[loss]} Reward), `diffil train diffuser-irl`",
+            make_planner(run_dir, seed=args.seed), reward.reward_function(),
+            train_seconds=seconds,
+        )  # fmt: skip
     for method in args.baselines:
         out = runs / f"{method}-s{args.seed}"
         shutil.rmtree(out, ignore_errors=True)  # this script's own run from an earlier call
@@ -353,6 +367,38 @@ def run_protocol(args: argparse.Namespace, budget: Budget) -> list[dict[str, Any
         reward_fn = run_reward(trained.run_dir) if method == "airl" else None
         add(method.upper() if method != "bc" else "BC", policy, reward_fn, train_seconds=seconds)
     return rows
+
+
+def train_via_cli(
+    run_dir: Path, experts: TrajectoryDataset, budget: Budget, loss: str, args: argparse.Namespace
+) -> None:
+    """`diffil train diffuser-irl` on the same experts with this protocol's sizes: the run makes
+    its own exploration data and base Diffuser (same seed and sizes) and learns the reward; only
+    its own planner evaluation is cut to one episode (this script evaluates the planner here)."""
+    from diffil.algorithms.run import train
+
+    overrides = {
+        "diffuser": {
+            "explore_steps": budget.explore_steps, "piece": budget.piece,
+            "horizon": budget.horizon, "diffusion_steps": budget.diffusion_steps,
+            "channels": list(budget.channels), "steps": budget.diffuser_steps,
+            "batch_size": budget.diffuser_batch, "state_dims": list(STATE_DIMS),
+            "plan_samples": budget.plan_samples, "replan_every": budget.replan_every,
+            "coverage_pieces": budget.coverage,
+        },
+        "irl": {
+            "K": 10 if budget.horizon >= 10 else budget.horizon, "loss": loss,
+            "epochs": budget.irl_epochs, "batch_size": budget.irl_batch,
+            "scale": budget.guide_scale, "grad_last_k": budget.grad_last_k,
+            "hidden": list(budget.hidden),
+        },
+        "num_demos": len(experts),
+        "eval": {"episodes": 1, "final_episodes": 1},
+    }  # fmt: skip
+    train(
+        "diffuser-irl", TASK, demos=experts, seed=args.seed, out=run_dir, overrides=overrides,
+        device=args.device, progress=True,
+    )  # fmt: skip
 
 
 def table(rows: list[dict[str, Any]]) -> str:
@@ -504,6 +550,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--memory", action="store_true", help="Measure memory/time per epoch.")
     parser.add_argument("--losses", nargs="+", default=["mse", "mmd_gauss", "mmd_matern"])
     parser.add_argument("--baselines", nargs="*", default=["airl", "gail", "bc"])
+    parser.add_argument(
+        "--via-cli",
+        nargs="*",
+        default=[],
+        metavar="LOSS",
+        help="Also learn these losses' rewards with `diffil train diffuser-irl` (a run directory "
+        "with its own exploration and Diffuser) and evaluate them the same way.",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--runs", default="benchmarks/runs/diffuser_irl_umaze")
