@@ -3,7 +3,7 @@
 - ``reference/configuration.md`` is generated at every build from the typed config dataclasses
   (fields, types, defaults, and the docstring ``Attributes:`` entry or source comment of each
   field) and the YAML presets shipped in ``src/diffil/configs``, so it cannot drift from the code.
-- The recorded benchmark results (``benchmarks/results/*.md`` and their pictures) become pages
+- The recorded benchmark results (``benchmarks/results/**/*.md`` and their pictures) become pages
   under ``results/``, so the docs link to them and a missing file fails ``mkdocs build --strict``.
 
 ``python docs/hooks.py`` prints the generated configuration reference.
@@ -235,11 +235,11 @@ def on_files(files: Any, config: Any) -> Any:
     from mkdocs.structure.files import File
 
     files.append(File.generated(config, CONFIG_PAGE, content=configuration_reference()))
-    for path in sorted(RESULTS.iterdir()):
+    for path in sorted(RESULTS.rglob("*")):  # bench/ holds the suite reports and their pictures
         if path.suffix in (".md", ".png"):
             files.append(
                 File(
-                    f"results/{path.name}",
+                    f"results/{path.relative_to(RESULTS).as_posix()}",
                     src_dir=str(RESULTS.parent),
                     dest_dir=config["site_dir"],
                     use_directory_urls=config["use_directory_urls"],

@@ -126,7 +126,7 @@ def test_report_renders_in_headless_chromium(smoke_bench, tmp_path):
     md = report.markdown.read_text()
     assert md.count("| bc |") == 2 and md.count("| gail |") == 2
     assert "budget: 1,024 env steps (online methods); 200 gradient steps" in md
-    assert "seeds: 0, 1" in md and "machine: " in md and "date: runs " in md
+    assert "seeds: 0, 1" in md and "machine: " in md and "date: first bench run started " in md
     for level in report.data["levels"]:
         for picture in [*level["pictures"].values(), *level["reward_maps"].values()]:
             assert (tmp_path / picture).stat().st_size > 1000

@@ -67,6 +67,11 @@ def test_quickstart_makes_data_trains_and_compares(tmp_path, capsys):
     assert info["statistics"]["success_rate"] == 1.0
     demos = diffil.load_dataset(tmp_path / "pointmaze-umaze-5.hdf5")
     assert len(demos) == 5 and demos.task == "pointmaze-umaze"
+    # reference 000's maze protocol by default: noisy expert, successful episodes, half the cells
+    assert demos.metadata["action_noise"] == 0.5 and demos.metadata["successful_only"]
+    assert demos.metadata["variant"]["coverage"] == 0.5
+    run_config = (tmp_path / "runs" / "gail" / "config.yaml").read_text()
+    assert "coverage: 0.5" in run_config  # training resets use the demos' cells
     assert (tmp_path / "pointmaze-umaze-5.png").stat().st_size > 10_000
     assert (tmp_path / "learning_curves.png").stat().st_size > 10_000
     assert "| gail | pointmaze-umaze |" in info["comparison"]

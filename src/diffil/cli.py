@@ -785,10 +785,39 @@ def compare(runs: tuple[Path, ...], plot: Path | None) -> None:
     show_default=True,
     help="Environment steps per online method.",
 )
+@click.option(
+    "--coverage",
+    type=click.FloatRange(min=0.0, max=1.0, min_open=True),
+    default=0.5,
+    show_default=True,
+    help="Fraction of start/goal cells the demonstrations (and training) cover.",
+)
+@click.option(
+    "--action-noise",
+    type=click.FloatRange(min=0.0),
+    default=0.5,
+    show_default=True,
+    help="Std of the noise on the expert's actions (successful episodes kept); 0: clean.",
+)
 @seed_option
-def quickstart(out: Path, task: str, episodes: int, seed: int, steps: int) -> None:
-    """diffil's main job: make maze demos, train DRAIL, GAIL and BC on them, compare them."""
-    info = api.quickstart(out, task=task, episodes=episodes, seed=seed, steps=steps)
+def quickstart(
+    out: Path, task: str, episodes: int, seed: int, steps: int, coverage: float, action_noise: float
+) -> None:
+    """diffil's main job: make maze demos, train DRAIL, GAIL and BC on them, compare them.
+
+    By default the demos follow reference 000's maze protocol (noisy expert, successful
+    episodes, half of the start/goal cells), where BC falls behind; --coverage 1
+    --action-noise 0 gives clean demos of every cell.
+    """
+    info = api.quickstart(
+        out,
+        task=task,
+        episodes=episodes,
+        seed=seed,
+        steps=steps,
+        coverage=coverage,
+        action_noise=action_noise,
+    )
     _print_info(info)
     console.print(f"demonstrations plot: {info['plot']}")
     console.print("")

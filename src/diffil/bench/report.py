@@ -143,6 +143,16 @@ def _groups(
     return groups
 
 
+def _last_cell_finished(bench_dir: Path) -> str | None:
+    """When the last cell that trained (not one reused) finished, from status.json."""
+    from diffil.bench.cell import REUSED
+    from diffil.bench.runner import STATUS, read_json
+
+    status = read_json(bench_dir / STATUS)
+    times = [v.get("when") for v in status.values() if v.get("state") != REUSED]
+    return max((t for t in times if t), default=None)  # "YYYY-MM-DD HH:MM UTC" sorts as text
+
+
 def build_report(bench_dir: str | Path, out: str | Path | None = None) -> Report:
     """Write ``out`` (default ``<bench_dir>/report.html``), its ``.md`` twin and ``.json``."""
     bench_dir = Path(bench_dir)
@@ -165,7 +175,7 @@ def build_report(bench_dir: str | Path, out: str | Path | None = None) -> Report
         "executor": manifest.get("executor"),
         "versions": manifest.get("versions", {}),
         "runs_started": manifest.get("first_started"),
-        "last_run": manifest.get("started"),
+        "last_run": _last_cell_finished(bench_dir) or manifest.get("started"),
         "report_date": utc_now(),
         "report_machine": machine(),
         "statistics": (
@@ -226,7 +236,8 @@ def _conditions(data: dict[str, Any], level: dict[str, Any]) -> list[str]:
         f"budget: {level['budget']}",
         f"seeds: {', '.join(map(str, level['seeds']))}",
         f"machine: {data['machine']}",
-        f"date: runs {data['runs_started']} to {data['last_run']}; report {data['report_date']}",
+        f"date: first bench run started {data['runs_started']}, last cell finished "
+        f"{data['last_run']}; report {data['report_date']}",
     ]
     failed = level["failed"]
     lines.append(
