@@ -281,6 +281,17 @@ def test_register_task_makes_a_factory_usable_by_name(tiny_module, tmp_path, cle
     with pytest.raises(diffil.DiffilError, match=r"Box\) action space; .* has Discrete\(2\)"):
         diffil.register_task("cartpole", lambda: gym.make("CartPole-v1"))
 
+    class Unbounded(gym.ActionWrapper):  # a Pendulum that claims to take any torque
+        def __init__(self, env):
+            super().__init__(env)
+            self.action_space = gym.spaces.Box(-np.inf, np.inf, (1,), np.float32)
+
+        def action(self, action):
+            return np.clip(action, -2.0, 2.0)
+
+    with pytest.raises(diffil.DiffilError, match=r"finite action bounds; .*Box\(-inf, inf"):
+        diffil.register_task("unbounded", lambda: Unbounded(gym.make("Pendulum-v1")))
+
 
 def test_module_name_imports_the_module_that_registers_the_task(
     tmp_path, monkeypatch, clean_registry

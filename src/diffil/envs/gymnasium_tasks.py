@@ -27,6 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 from gymnasium.envs.registration import EnvSpec
 
 from diffil.envs.maze import _register_gymnasium_robotics
@@ -80,6 +81,14 @@ def _check_actions(env: gym.Env, env_name: str) -> None:
         raise DiffilError(
             f"diffil needs a vector of actions; {env_name}'s action space has shape {space.shape}",
             "wrap the environment so it takes a flat action vector",
+        )
+    if not (np.isfinite(space.low).all() and np.isfinite(space.high).all()):
+        # policies squash (SAC) or clip (PPO) their actions to the bounds, and the imitation
+        # rewards and BC work in bound-scaled units: an unbounded space has no scale
+        raise DiffilError(
+            f"diffil needs finite action bounds; {env_name}'s action space is {space}",
+            "wrap the environment so its action_space has finite low and high (e.g. Box(-1, 1)) "
+            "and scale actions to the range it accepts",
         )
 
 
