@@ -281,16 +281,18 @@ def test_register_task_makes_a_factory_usable_by_name(tiny_module, tmp_path, cle
     with pytest.raises(diffil.DiffilError, match=r"Box\) action space; .* has Discrete\(2\)"):
         diffil.register_task("cartpole", lambda: gym.make("CartPole-v1"))
 
-    class Unbounded(gym.ActionWrapper):  # a Pendulum that claims to take any torque
-        def __init__(self, env):
-            super().__init__(env)
-            self.action_space = gym.spaces.Box(-np.inf, np.inf, (1,), np.float32)
+    class Unbounded(gym.Env):  # takes any action: no scale for policies to work in
+        observation_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+        action_space = gym.spaces.Box(-np.inf, np.inf, (1,), np.float32)
 
-        def action(self, action):
-            return np.clip(action, -2.0, 2.0)
+        def reset(self, *, seed=None, options=None):
+            return np.zeros(2, np.float32), {}
+
+        def step(self, action):
+            return np.zeros(2, np.float32), 0.0, False, False, {}
 
     with pytest.raises(diffil.DiffilError, match=r"finite action bounds; .*Box\(-inf, inf"):
-        diffil.register_task("unbounded", lambda: Unbounded(gym.make("Pendulum-v1")))
+        diffil.register_task("unbounded", lambda: gym.wrappers.TimeLimit(Unbounded(), 10))
 
 
 def test_module_name_imports_the_module_that_registers_the_task(
@@ -305,6 +307,10 @@ def test_module_name_imports_the_module_that_registers_the_task(
     monkeypatch.delitem(sys.modules, "my_tasks", raising=False)
     task = get_task("my_tasks:pendulum-clip")
     assert task.name == "my_tasks:pendulum-clip" and task.max_episode_steps == 50
+    # ClipAction advertises Box(-inf, inf) and clips to Pendulum's bounds: those are the task's
+    env = task.make_env()
+    assert (env.action_space.low, env.action_space.high) == (-2.0, 2.0)
+    env.close()
     with pytest.raises(diffil.DiffilError, match="did not register a task 'nope'"):
         get_task("my_tasks:nope")
 

@@ -82,7 +82,7 @@ def _check_actions(env: gym.Env, env_name: str) -> None:
             f"diffil needs a vector of actions; {env_name}'s action space has shape {space.shape}",
             "wrap the environment so it takes a flat action vector",
         )
-    if not (np.isfinite(space.low).all() and np.isfinite(space.high).all()):
+    if not _finite(space):
         # policies squash (SAC) or clip (PPO) their actions to the bounds, and the imitation
         # rewards and BC work in bound-scaled units: an unbounded space has no scale
         raise DiffilError(
@@ -90,6 +90,28 @@ def _check_actions(env: gym.Env, env_name: str) -> None:
             "wrap the environment so its action_space has finite low and high (e.g. Box(-1, 1)) "
             "and scale actions to the range it accepts",
         )
+
+
+def _finite(space: gym.spaces.Box) -> bool:
+    return bool(np.isfinite(space.low).all() and np.isfinite(space.high).all())
+
+
+def _bounded_actions(env: gym.Env) -> gym.Env:
+    """``env`` with finite action bounds where its wrappers hide them: gymnasium's ClipAction
+    advertises Box(-inf, inf) and clips every action to the bounds of the environment inside,
+    so an unbounded Box over a bounded one of the same shape is replaced by the inner one.
+    Anything else is returned unchanged (:func:`_check_actions` refuses what stays unbounded)."""
+    space = env.action_space
+    if not isinstance(space, gym.spaces.Box) or _finite(space):
+        return env
+    inner = env
+    while isinstance(inner, gym.Wrapper):
+        inner = inner.env
+        found = inner.action_space
+        if isinstance(found, gym.spaces.Box) and found.shape == space.shape and _finite(found):
+            env.action_space = found
+            break
+    return env
 
 
 def _reported_success_key(env: gym.Env) -> str | None:
@@ -108,7 +130,7 @@ def _build(
     evaluation: bool = False,
     render_mode: str | None = None,
 ) -> gym.Env:
-    env = make_raw(render_mode)
+    env = _bounded_actions(make_raw(render_mode))
     if time_limit:
         env = gym.wrappers.TimeLimit(env, spec.max_episode_steps)
     if spec.flatten_obs is not None:
@@ -130,7 +152,7 @@ def _generic_task(
 ) -> TaskSpec:
     """A task whose settings are inferred from one probe of the environment; ``time_limit``:
     diffil's wrappers end episodes at the horizon (the environment does not, or not there)."""
-    env = make_raw(None)
+    env = _bounded_actions(make_raw(None))
     try:
         _check_actions(env, env_id)
         flatten = observation_flattener(env.observation_space, env_id)
