@@ -164,10 +164,12 @@ def test_curve_ends_in_the_final_evaluation_and_runs_record_their_demos(tmp_path
     out = tmp_path / "run"
     train("gail", "pointmaze-umaze", demos=demos, steps=384, out=out, overrides=TINY,
           progress=False)  # fmt: skip
-    periodic, final = calls[:-1], calls[-1]
+    evaluation = json.loads((out / "eval.json").read_text())
+    periodic, final, best = calls[:2], calls[2], calls[3:]
     assert final == (3, FINAL_EVAL_SEED)
     assert periodic == [(1, periodic_eval_seed(s)) for s in (128, 256)]  # not at the end
-    evaluation = json.loads((out / "eval.json").read_text())
+    # best_policy.pt, when it is not the final policy, is scored on the same final episodes
+    assert best == ([(3, FINAL_EVAL_SEED)] if "best" in evaluation else [])
     with open(out / "metrics.csv") as f:
         rows = list(csv.DictReader(f))
     assert int(rows[-1]["env_steps"]) == evaluation["env_steps"] == 384
