@@ -314,6 +314,9 @@ def test_shipped_suites_expand_to_stable_cells():
     loco = load_suite("locomotion")
     assert loco.tasks == ["hopper", "halfcheetah", "walker2d"]
     assert [r.demos for r in loco.regimes] == [1, 5]
+    defaults = load_suite("defaults").select(tasks=["merge", "highway"], methods=["bc"])
+    assert [c.name for c in defaults.cells()][:2] == ["merge/default/bc-s0", "merge/default/bc-s1"]
+    assert defaults.tasks == ["merge", "highway"]
     smaller = suite.select(methods=["bc", "drail"], seeds=[3], steps=5000)
     assert [c.name for c in smaller.cells()][:2] == [
         "pointmaze-medium/cov25/bc-s3",
@@ -352,5 +355,8 @@ def test_cli_bench_list_and_one_line_errors(capsys):
     assert err.startswith("diffil: error: unknown suite 'nope'; choose from: defaults, locomotion")
     assert main(["bench", "run", "smoke", "--methods", "bc,drail"]) == 2
     assert capsys.readouterr().err.strip().endswith("choose from: bc, gail")
+    assert main(["bench", "run", "smoke", "--tasks", "hopper"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "task 'hopper' is not in suite 'smoke'" in err and err.endswith("pointmaze-umaze")
     assert main(["bench", "report", "/nonexistent-bench"]) == 2
     assert "not a bench folder" in capsys.readouterr().err

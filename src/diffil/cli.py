@@ -865,6 +865,7 @@ def bench_list() -> None:
 @bench_app.command("run")
 @click.argument("suite")
 @click.option("--methods", default=None, help="Comma-separated subset of the suite's methods.")
+@click.option("--tasks", default=None, help="Comma-separated subset of the suite's tasks.")
 @click.option("--seeds", default=None, help="Comma-separated seeds (default: the suite's).")
 @click.option(
     "--steps", type=click.IntRange(min=1), default=None, help="Env steps of online methods."
@@ -894,6 +895,7 @@ def bench_list() -> None:
 def bench_run(
     suite: str,
     methods: str | None,
+    tasks: str | None,
     seeds: str | None,
     steps: int | None,
     out: Path | None,
@@ -912,7 +914,9 @@ def bench_run(
         raise DiffilError(
             f"--seeds takes integers, got {seeds!r}", "pass e.g. --seeds 0,1,2"
         ) from None
-    chosen = chosen.select(_split_list(methods, "methods"), seed_values, steps)
+    chosen = chosen.select(
+        _split_list(methods, "methods"), seed_values, steps, _split_list(tasks, "tasks")
+    )
     target = out or Path("bench") / chosen.name
     summary = run_suite(
         chosen,

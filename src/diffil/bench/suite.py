@@ -151,24 +151,20 @@ class Suite:
         methods: Sequence[str] | None = None,
         seeds: Sequence[int] | None = None,
         steps: int | None = None,
+        tasks: Sequence[str] | None = None,
     ) -> Suite:
-        """The suite restricted to ``methods`` (of the suite's), run with ``seeds``, and with
-        ``steps`` env steps for online methods; one-line error listing the choices."""
-        chosen = list(self.methods)
-        if methods:
-            unknown = [m for m in methods if m not in self.methods]
-            if unknown:
-                raise DiffilError(
-                    f"method {unknown[0]!r} is not in suite {self.name!r}",
-                    f"choose from: {', '.join(self.methods)}",
-                )
-            chosen = list(dict.fromkeys(methods))
+        """The suite restricted to ``methods`` and ``tasks`` (of the suite's), run with
+        ``seeds``, and with ``steps`` env steps for online methods; one-line error listing the
+        choices."""
+        chosen = _subset(self.methods, methods, "method", self.name)
+        chosen_tasks = _subset(self.tasks, tasks, "task", self.name)
         budget = self.budget if steps is None else dataclasses.replace(self.budget, online=steps)
         if steps is not None and steps < 1:
             raise DiffilError(f"--steps must be >= 1, got {steps}", "pass e.g. --steps 100000")
         return dataclasses.replace(
             self,
             methods=chosen,
+            tasks=chosen_tasks,
             seeds=list(dict.fromkeys(seeds)) if seeds else list(self.seeds),
             budget=budget,
         )
@@ -185,6 +181,19 @@ class Suite:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def _subset(have: list[str], wanted: Sequence[str] | None, what: str, suite: str) -> list[str]:
+    """``wanted`` (in its order, without repeats) if all of them are in ``have``, else all of
+    ``have``; a one-line error names the first stranger and the choices."""
+    if not wanted:
+        return list(have)
+    unknown = [w for w in wanted if w not in have]
+    if unknown:
+        raise DiffilError(
+            f"{what} {unknown[0]!r} is not in suite {suite!r}", f"choose from: {', '.join(have)}"
+        )
+    return list(dict.fromkeys(wanted))
 
 
 def _has_scripted_expert(spec: Any) -> bool:
