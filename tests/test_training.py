@@ -91,8 +91,8 @@ def test_rollout_rewards_are_relabelled_by_the_updated_reward_model(tmp_path, mo
         assert not np.allclose(buffer_rewards, env_rewards)
 
 
-def test_interrupted_run_resumes_from_its_checkpoint(tmp_path, monkeypatch):
-    out = tmp_path / "run"
+def interrupt_fifth_rollout(monkeypatch) -> None:
+    """Make the 5th reward step of OnlineTrainer raise KeyboardInterrupt (Ctrl-C)."""
     original = OnlineTrainer.reward_step
     calls = {"n": 0}
 
@@ -103,6 +103,12 @@ def test_interrupted_run_resumes_from_its_checkpoint(tmp_path, monkeypatch):
         return original(self, *args)
 
     monkeypatch.setattr(OnlineTrainer, "reward_step", interrupt_on_fifth)
+
+
+def test_interrupted_run_resumes_from_its_checkpoint(tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    original = OnlineTrainer.reward_step
+    interrupt_fifth_rollout(monkeypatch)
     with pytest.raises(TrainingInterrupted, match="resume with: diffil train --resume"):
         train("airl", "pointmaze-umaze", steps=1024, out=out, overrides=TINY, progress=False)
     state = json.loads((out / "checkpoints" / "latest" / "state.json").read_text())
@@ -129,15 +135,7 @@ def test_the_best_periodic_policy_is_kept_across_a_resume_and_evaluated(tmp_path
     monkeypatch.setattr(Trainer, "evaluate", scripted)
     out = tmp_path / "run"
     original = OnlineTrainer.reward_step
-    calls = {"n": 0}
-
-    def interrupt_on_fifth(self, *args):
-        calls["n"] += 1
-        if calls["n"] == 5:
-            raise KeyboardInterrupt
-        return original(self, *args)
-
-    monkeypatch.setattr(OnlineTrainer, "reward_step", interrupt_on_fifth)
+    interrupt_fifth_rollout(monkeypatch)
     overrides = {**TINY, "eval": {**TINY["eval"], "every": 128}}
     with pytest.raises(TrainingInterrupted):
         train("gail", "pointmaze-umaze", steps=1024, out=out, overrides=overrides, progress=False)
