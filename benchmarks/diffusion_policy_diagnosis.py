@@ -97,6 +97,17 @@ VARIANTS: dict[str, tuple[str, list[str], str]] = {
         ["generative.prediction=v_prediction", "generative.diffusion_steps=1000"],
         "v, 1000 training diffusion steps (time inputs span 0-999 as flow's t x 1000)",
     ),
+    # the path and the time discretisation, each moved to the other side (session 13)
+    "v-rectified": (
+        "diffusion-policy",
+        ["generative.prediction=v_prediction", "generative.schedule=rectified"],
+        "v, DDPM schedule with the noise levels of flow's linear path",
+    ),
+    "flow-cosine": (
+        "flow-policy",
+        ["generative.flow_path=cosine"],
+        "flow matching on the cosine (variance-preserving) path: v-prediction in continuous time",
+    ),
     "flow": ("flow-policy", [], "flow matching (10 Euler steps)"),
     "bc": ("bc", [], "BC with the PPO policy network"),
 }
@@ -162,7 +173,13 @@ def x0_errors(policy: GenerativePolicy, obs: torch.Tensor, chunks: torch.Tensor)
         eps = torch.randn(x0.shape, generator=gen)
         snr = math.sqrt(float(reference[step]) / (1.0 - float(reference[step])))
         with torch.no_grad():
-            if model.objective == "flow":
+            if model.objective == "flow" and model.config.flow_path == "cosine":
+                t = 2.0 / math.pi * math.atan(snr)  # x_t = cos(pi t/2) noise + sin(pi t/2) data
+                a, s = math.sin(0.5 * math.pi * t), math.cos(0.5 * math.pi * t)
+                x_t = s * eps + a * x0
+                v = model.denoise(x_t, torch.full((len(x0),), t * TIME_SCALE), cond)
+                estimate = a * x_t + s * (2.0 / math.pi) * v
+            elif model.objective == "flow":
                 t = snr / (1.0 + snr)  # x_t = (1 - t) noise + t data
                 x_t = (1.0 - t) * eps + t * x0
                 v = model.denoise(x_t, torch.full((len(x0),), t * TIME_SCALE), cond)

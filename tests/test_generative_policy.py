@@ -156,6 +156,10 @@ def test_policy_files_from_before_the_prediction_option_load_as_epsilon_networks
 def test_unknown_prediction_is_a_clear_error():
     with pytest.raises(DiffilError, match=r"generative\.prediction"):
         _model("diffusion", "ddim", prediction="noise")
+    with pytest.raises(DiffilError, match=r"generative\.flow_path"):
+        _model("flow", "euler", flow_path="straight")
+    with pytest.raises(DiffilError, match=r"generative\.schedule"):
+        _model("diffusion", "ddim", schedule="quadratic")
 
 
 def test_temporal_unet_any_horizon():

@@ -13,7 +13,7 @@ import pytest
 import torch
 from torch import Tensor
 
-from diffil.diffusion.flow import TIME_SCALE, flow_sample
+from diffil.diffusion.flow import TIME_SCALE, flow_matching_loss, flow_sample
 from diffil.diffusion.parameterization import PREDICTIONS
 from diffil.diffusion.samplers import ddim_sample, ddpm_sample, langevin_sample
 from diffil.diffusion.schedules import make_schedule
@@ -61,6 +61,15 @@ def exact_velocity(x_t: Tensor, t: Tensor, cond: Tensor | None = None) -> Tensor
     return ((x1 - x_t.double()) / (1.0 - tau)).to(x_t.dtype)
 
 
+def exact_cosine_velocity(x_t: Tensor, t: Tensor, cond: Tensor | None = None) -> Tensor:
+    """E[u_t | x_t] on the cosine path x_t = cos(pi t/2) x0 + sin(pi t/2) x1."""
+    angle = 0.5 * math.pi * float(t[0]) / TIME_SCALE
+    a, s = math.sin(angle), math.cos(angle)
+    x1 = clean_estimate(x_t, a, s)
+    x0 = (x_t.double() - a * x1) / s
+    return (0.5 * math.pi * (s * x1 - a * x0)).to(x_t.dtype)
+
+
 def assert_recovers_mixture(x: Tensor) -> None:
     assert torch.isfinite(x).all()
     x = x.double()
@@ -80,7 +89,7 @@ def noise(seed: int = 0) -> Tensor:
 
 @pytest.mark.parametrize("prediction", PREDICTIONS)
 @pytest.mark.parametrize("sampler", ["ddpm", "ddim", "langevin"])
-@pytest.mark.parametrize("schedule", ["cosine", "linear"])
+@pytest.mark.parametrize("schedule", ["cosine", "linear", "rectified"])
 def test_diffusion_samplers_recover_the_mixture(sampler, prediction, schedule):
     sched = make_schedule(schedule, 100)
     denoiser = exact_diffusion_denoiser(sched, prediction)
@@ -96,11 +105,38 @@ def test_diffusion_samplers_recover_the_mixture(sampler, prediction, schedule):
     assert_recovers_mixture(x)
 
 
+@pytest.mark.parametrize("path", ["linear", "cosine"])
 @pytest.mark.parametrize("method", ["euler", "midpoint"])
-def test_flow_integrators_recover_the_mixture(method):
+def test_flow_integrators_recover_the_mixture(method, path):
+    velocity = exact_velocity if path == "linear" else exact_cosine_velocity
     with torch.no_grad():
-        x = flow_sample(exact_velocity, noise(), sample_steps=20, method=method, clip=1.0)
+        x = flow_sample(velocity, noise(), sample_steps=20, method=method, clip=1.0)
     assert_recovers_mixture(x)
+
+
+@pytest.mark.parametrize("path", ["linear", "cosine"])
+def test_flow_loss_is_zero_for_the_exact_velocity_of_a_point_mass(path):
+    """For data at one point c the velocity is a function of x_t alone: the loss must vanish
+    there (the loss's path and the velocity's agree) and not for the other path's velocity."""
+    c = torch.tensor([[0.3, -0.5]], dtype=torch.float64)
+
+    def velocity(x_t: Tensor, t: Tensor, cond: Tensor | None, which: str) -> Tensor:
+        tau = (t / TIME_SCALE).double()[:, None]
+        if which == "linear":
+            return (c - x_t) / (1.0 - tau)  # x0 = (x_t - tau c) / (1 - tau); u = c - x0
+        a, s = torch.sin(0.5 * math.pi * tau), torch.cos(0.5 * math.pi * tau)
+        x0 = (x_t - a * c) / s
+        return 0.5 * math.pi * (s * c - a * x0)
+
+    x1 = c.repeat(512, 1)
+    gen = torch.Generator().manual_seed(0)
+    own = flow_matching_loss(lambda x, t, k: velocity(x, t, k, path), x1, generator=gen, path=path)
+    other = "cosine" if path == "linear" else "linear"
+    wrong = flow_matching_loss(
+        lambda x, t, k: velocity(x, t, k, other), x1, generator=gen, path=path
+    )
+    assert float(own.max()) < 1e-8
+    assert float(wrong.mean()) > 1e-2
 
 
 def test_a_wrong_parameterisation_is_caught():

@@ -41,10 +41,10 @@ class RewardLearningConfig:
     steps (0 = ``update_every``).
     """
 
-    updates_per_rollout: int = 10
-    batch_size: int = 256
-    update_every: int = 1000
-    recent: int = 0
+    updates_per_rollout: int = 10  # reward-model gradient steps after each rollout (or round)
+    batch_size: int = 256  # expert and agent samples per reward-model step, each
+    update_every: int = 1000  # SAC only: env steps between two rounds of reward-model updates
+    recent: int = 0  # SAC only: agent samples from the last `recent` env steps (0 = update_every)
     model: dict[str, Any] = field(default_factory=dict)  # fields of the reward model's config
 
 
@@ -52,10 +52,10 @@ class RewardLearningConfig:
 class BCConfig:
     """Offline training (BC, diffusion and flow policies): gradient steps on the demos."""
 
-    steps: int = 5000
-    batch_size: int = 256
-    learning_rate: float = 1e-3
-    weight_decay: float = 0.0
+    steps: int = 5000  # gradient steps
+    batch_size: int = 256  # demonstration samples (or chunks) per step
+    learning_rate: float = 1e-3  # AdamW step size
+    weight_decay: float = 0.0  # AdamW weight decay
 
 
 @dataclass(kw_only=True)

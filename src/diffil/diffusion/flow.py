@@ -2,6 +2,8 @@
 
 Reference 002, CFM loss: x_t = (1 - t) x_0 + t x_1 with x_0 ~ N(0, I) noise and x_1 data, so the
 conditional velocity is u_t = x_1 - x_0 and the loss is E ||v_theta(x_t, t | cond) - u_t||^2.
+The ``cosine`` path x_t = cos(pi t / 2) x_0 + sin(pi t / 2) x_1 (variance preserving, the path
+of a v-prediction diffusion model in continuous time) is there to compare the two.
 Sampling integrates dx/dt = v_theta from t = 0 (noise) to t = 1 (data) in a few steps.
 The network sees time as ``t * TIME_SCALE`` so that the sinusoidal embeddings built for integer
 diffusion steps resolve it.
@@ -9,6 +11,7 @@ diffusion steps resolve it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -20,6 +23,7 @@ Velocity = Callable[[Tensor, Tensor, Tensor | None], Tensor]
 
 TIME_SCALE = 1000.0
 INTEGRATORS = ("euler", "midpoint")
+PATHS = ("linear", "cosine")
 
 
 def flow_matching_loss(
@@ -28,13 +32,25 @@ def flow_matching_loss(
     cond: Tensor | None = None,
     *,
     generator: torch.Generator | None = None,
+    path: str = "linear",
 ) -> Tensor:
-    """Per-sample CFM loss ||v_theta(x_t, t) - (x_1 - x_0)||^2 averaged over dims; shape (B,)."""
+    """Per-sample CFM loss ||v_theta(x_t, t) - u_t||^2 averaged over dims; shape (B,).
+
+    ``path`` ``linear``: u_t = x_1 - x_0; ``cosine``:
+    u_t = pi/2 (cos(pi t/2) x_1 - sin(pi t/2) x_0).
+    """
+    if path not in PATHS:
+        raise ValueError(f"unknown path {path!r}; use one of {', '.join(PATHS)}")
     x0 = randn(x1.shape, device=x1.device, dtype=x1.dtype, generator=generator)
     t = rand((x1.shape[0],), device=x1.device, dtype=x1.dtype, generator=generator)
     t_b = t.reshape(-1, *([1] * (x1.ndim - 1)))
-    x_t = (1.0 - t_b) * x0 + t_b * x1  # the linear path
-    target = x1 - x0
+    if path == "linear":
+        x_t = (1.0 - t_b) * x0 + t_b * x1  # reference 002's CFM path
+        target = x1 - x0
+    else:
+        angle = 0.5 * math.pi * t_b
+        x_t = torch.cos(angle) * x0 + torch.sin(angle) * x1
+        target = 0.5 * math.pi * (torch.cos(angle) * x1 - torch.sin(angle) * x0)
     pred = velocity(x_t, t * TIME_SCALE, cond)
     return (pred - target).pow(2).reshape(x1.shape[0], -1).mean(dim=1)
 

@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 from diffil.diffusion.rng import randint
 
-SCHEDULE_NAMES = ("linear", "cosine")
+SCHEDULE_NAMES = ("linear", "cosine", "rectified")
 
 
 class NoiseSchedule(nn.Module):
@@ -66,6 +66,22 @@ class NoiseSchedule(nn.Module):
         betas = (1.0 - abar[1:] / abar[:-1]).clamp(min=1e-8, max=max_beta)
         return cls(betas)
 
+    @classmethod
+    def rectified(cls, num_steps: int, max_beta: float = 0.999) -> NoiseSchedule:
+        """The noise levels of flow matching's linear path x = (1 - s) x0 + s eps, as a DDPM
+        schedule: abar = (1 - s)^2 / ((1 - s)^2 + s^2) with s = (t + 1) / T.
+
+        Dividing the path's point by sqrt((1 - s)^2 + s^2) gives the variance-preserving x_t
+        with the same signal-to-noise ratio, so a DDPM trained on this schedule sees the noise
+        levels a flow-matching model sees (with uniform t, a different loss weighting).
+        """
+        _check_steps(num_steps)
+        s = torch.arange(1, num_steps + 1, dtype=torch.float64) / num_steps
+        abar = (1.0 - s) ** 2 / ((1.0 - s) ** 2 + s**2)
+        prev = torch.cat([abar.new_ones(1), abar[:-1]])
+        betas = (1.0 - abar / prev).clamp(min=1e-8, max=max_beta)
+        return cls(betas)
+
     def sample_timesteps(
         self,
         n: int,
@@ -93,11 +109,13 @@ def extract(values: Tensor, t: Tensor | int, like: Tensor) -> Tensor:
 
 
 def make_schedule(name: str, num_steps: int) -> NoiseSchedule:
-    """Build a schedule by name: ``"linear"`` or ``"cosine"``."""
+    """Build a schedule by name: ``"linear"``, ``"cosine"`` or ``"rectified"``."""
     if name == "linear":
         return NoiseSchedule.linear(num_steps)
     if name == "cosine":
         return NoiseSchedule.cosine(num_steps)
+    if name == "rectified":
+        return NoiseSchedule.rectified(num_steps)
     raise ValueError(f"unknown noise schedule {name!r}; valid names: {', '.join(SCHEDULE_NAMES)}")
 
 

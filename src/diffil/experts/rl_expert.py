@@ -82,25 +82,24 @@ class ExpertConfig:
     by TD3; PPO uses ``ppo`` instead.
     """
 
-    task: str
-    algo: str = "sac"
-    steps: int = 1_000_000
-    seed: int = 0
-    device: str = "cpu"
+    task: str  # a registered task name (`diffil tasks`)
+    algo: str = "sac"  # "sac", "td3" or "ppo"
+    steps: int = 1_000_000  # env steps of training
+    seed: int = 0  # seeds the learner, the environments and the evaluations
+    device: str = "cpu"  # torch device of the learner
     threads: int = 1  # torch intra-op threads; 0 leaves torch's default
     eval_every: int = 10_000  # env steps between evaluations
-    eval_episodes: int = 10
+    eval_episodes: int = 10  # episodes per evaluation
     checkpoint_every: int = 50_000  # env steps between checkpoints (model + replay buffer)
-    # off-policy learners (SAC, TD3)
-    learning_rate: float = 3e-4
-    buffer_size: int = 1_000_000
-    batch_size: int = 256
-    tau: float = 0.005
-    gamma: float = 0.99
-    learning_starts: int = 10_000
-    net_arch: list[int] = field(default_factory=lambda: [256, 256])
-    train_freq: int = 1
-    gradient_steps: int = 1
+    learning_rate: float = 3e-4  # off-policy learners (SAC, TD3): Adam step size
+    buffer_size: int = 1_000_000  # replay buffer capacity in transitions
+    batch_size: int = 256  # transitions per gradient step
+    tau: float = 0.005  # Polyak factor of the target networks
+    gamma: float = 0.99  # discount factor
+    learning_starts: int = 10_000  # env steps of random actions before the first update
+    net_arch: list[int] = field(default_factory=lambda: [256, 256])  # actor and critic widths
+    train_freq: int = 1  # env steps between two rounds of updates
+    gradient_steps: int = 1  # gradient steps per round
     ent_coef: str = "auto"  # SAC: "auto", "auto_<initial value>" or a fixed number
     action_noise: float = 0.1  # TD3: std of the Gaussian exploration noise (actions in [-1, 1])
     # on-policy learner (PPO)

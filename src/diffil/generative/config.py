@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from diffil.diffusion.flow import INTEGRATORS
+from diffil.diffusion.flow import INTEGRATORS, PATHS
 from diffil.diffusion.parameterization import PREDICTIONS
 from diffil.diffusion.samplers import SAMPLERS
 from diffil.diffusion.schedules import SCHEDULE_NAMES
@@ -30,24 +30,27 @@ class GenerativePolicyConfig:
     network: str = "mlp"  # "mlp" or "unet" (1-D temporal U-Net over the chunk)
     hidden: tuple[int, ...] = (256, 256, 256)  # MLP widths
     unet_channels: tuple[int, ...] = (64, 128)  # U-Net level widths
-    time_embed_dim: int = 64
-    obs_horizon: int = 2
-    action_horizon: int = 8
-    exec_horizon: int = 4
-    diffusion_steps: int = 100
+    time_embed_dim: int = 64  # width of the sinusoidal time embedding and its MLP
+    obs_horizon: int = 2  # H_o: observations the policy conditions on
+    action_horizon: int = 8  # H_a: actions predicted per sample (the chunk)
+    exec_horizon: int = 4  # actions executed before sampling again
+    diffusion_steps: int = 100  # T of the DDPM noise schedule (diffusion policies)
+    # noise schedule: "cosine", "linear" (DDPM's betas) or "rectified" (flow's linear path)
     schedule: str = "cosine"
     # what the diffusion network predicts: "epsilon", "sample" (x0) or "v_prediction". An eps
     # network cannot estimate x0 at the cosine schedule's noisiest steps (error x ~2,000), which
     # is what held the diffusion policy far below flow matching; see diffusion.parameterization
     prediction: str = "v_prediction"
+    flow_path: str = "linear"  # flow policies: "linear" (reference 002) or "cosine"
+    # deploy-time sampler: ddim, ddpm or langevin (diffusion); euler or midpoint (flow)
     sampler: str = "ddim"
     sample_steps: int = 10  # DDIM steps or ODE steps
-    ddim_eta: float = 0.0
-    langevin_levels: int = 10
-    langevin_steps_per_level: int = 5
-    langevin_step_size: float = 0.5
+    ddim_eta: float = 0.0  # DDIM's noise scale: 0 is deterministic, 1 is DDPM-like
+    langevin_levels: int = 10  # noise levels of the Langevin sampler
+    langevin_steps_per_level: int = 5  # Langevin updates per level
+    langevin_step_size: float = 0.5  # Langevin step size relative to the level's variance
     clip_sample: bool = True  # bound predicted (scaled) actions to [-1, 1]
-    ema_decay: float = 0.995
+    ema_decay: float = 0.995  # exponential moving average of the weights (0 = none)
 
     def validate(self, objective: str) -> GenerativePolicyConfig:
         """Raise a one-line :class:`DiffilError` for settings no policy could use."""
@@ -68,6 +71,11 @@ class GenerativePolicyConfig:
             raise DiffilError(
                 f"unknown schedule {self.schedule!r}",
                 f"set generative.schedule to one of {', '.join(SCHEDULE_NAMES)}",
+            )
+        if self.flow_path not in PATHS:
+            raise DiffilError(
+                f"unknown flow path {self.flow_path!r}",
+                f"set generative.flow_path to one of {', '.join(PATHS)}",
             )
         samplers = {"diffusion": SAMPLERS, "flow": INTEGRATORS, "regression": (self.sampler,)}
         if self.sampler not in samplers[objective]:

@@ -153,7 +153,9 @@ class ActionChunkModel(nn.Module):
         if self.objective == "regression":
             return (self.net(cond) - x1).pow(2).mean()
         if self.objective == "flow":
-            return flow_matching_loss(self.denoise, x1, cond, generator=generator).mean()
+            return flow_matching_loss(
+                self.denoise, x1, cond, generator=generator, path=self.config.flow_path
+            ).mean()
         # reference 002, Algorithm 1: ||eps - eps_theta(sqrt(abar) x0 + sqrt(1-abar) eps, t)||^2,
         # or the same regression on x0 or v (generative.prediction)
         return noise_prediction_loss(

@@ -22,7 +22,24 @@ ACTIVATIONS = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "silu": torch.nn.Si
 
 @dataclass(kw_only=True)
 class PPOConfig:
-    """PPO hyperparameters (SB3 names). ``n_steps`` is per environment."""
+    """PPO hyperparameters (SB3 names). ``n_steps`` is per environment.
+
+    Attributes:
+        n_steps: env steps per environment in each rollout before an update.
+        batch_size: minibatch size of the update.
+        n_epochs: passes over each rollout.
+        learning_rate: Adam step size.
+        gamma: discount factor.
+        gae_lambda: lambda of generalised advantage estimation.
+        clip_range: PPO's ratio clipping epsilon.
+        ent_coef: weight of the entropy bonus.
+        vf_coef: weight of the value loss.
+        max_grad_norm: gradient norm clip.
+        net_arch: hidden widths of the policy and of the value network (separate networks).
+        activation: hidden activation, ``tanh``, ``relu`` or ``silu``.
+        log_std_init: initial log standard deviation of the Gaussian policy.
+        normalize_obs: standardise observations with running statistics (saved with the policy).
+    """
 
     n_steps: int = 256
     batch_size: int = 256

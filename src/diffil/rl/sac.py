@@ -23,7 +23,23 @@ Relabel = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 @dataclass(kw_only=True)
 class SACConfig:
     """SAC hyperparameters (SB3 names). ``n_envs`` is the number of environments SAC collects
-    from (the top-level ``n_envs`` is PPO's)."""
+    from (the top-level ``n_envs`` is PPO's).
+
+    Attributes:
+        learning_rate: Adam step size of the actor, both critics and the entropy coefficient.
+        buffer_size: replay buffer capacity in transitions.
+        batch_size: transitions per gradient step.
+        tau: Polyak factor of the target critics' soft update.
+        gamma: discount factor.
+        learning_starts: env steps of uniformly random actions before the first update.
+        net_arch: hidden widths of the actor and of each critic.
+        activation: hidden activation, ``relu``, ``tanh`` or ``silu``.
+        train_freq: env steps between two rounds of updates.
+        gradient_steps: gradient steps per round.
+        ent_coef: entropy coefficient; ``auto`` tunes it towards the target entropy -dim(A).
+        n_envs: environments collected from in parallel.
+        normalize_obs: standardise observations with running statistics (saved with the policy).
+    """
 
     learning_rate: float = 3e-4
     buffer_size: int = 1_000_000
