@@ -108,6 +108,17 @@ VARIANTS: dict[str, tuple[str, list[str], str]] = {
         ["generative.flow_path=cosine"],
         "flow matching on the cosine (variance-preserving) path: v-prediction in continuous time",
     ),
+    # which part of the path: the scale of the network's input, or the target it regresses
+    "v-linear-input": (
+        "diffusion-policy",
+        ["generative.prediction=v_prediction", "generative.network_input=linear"],
+        "v, the network sees x_t at the linear path's scale (x_t / (a + s))",
+    ),
+    "flow-vp-input": (
+        "flow-policy",
+        ["generative.network_input=vp"],
+        "flow (linear path), the network sees x_t at unit variance (as DDPM)",
+    ),
     "flow": ("flow-policy", [], "flow matching (10 Euler steps)"),
     "bc": ("bc", [], "BC with the PPO policy network"),
 }

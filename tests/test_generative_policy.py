@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -162,6 +164,32 @@ def test_unknown_prediction_is_a_clear_error():
         _model("diffusion", "ddim", schedule="quadratic")
 
 
+def test_network_inputs_agree_at_one_signal_to_noise_ratio():
+    """generative.network_input: a diffusion network asked for the linear path's scale sees what a
+    flow network sees at the same signal-to-noise ratio, and vice versa."""
+    from diffil.diffusion.flow import TIME_SCALE
+
+    gen = torch.Generator().manual_seed(0)
+    x, eps = torch.randn(5, 4, 2, generator=gen), torch.randn(5, 4, 2, generator=gen)
+    diffusion = _model("diffusion", "ddim", network_input="linear")
+    step = torch.full((5,), 17)
+    abar = float(diffusion.schedule.alphas_cumprod[17])
+    a, s = abar**0.5, (1 - abar) ** 0.5
+    x_vp = a * x + s * eps
+    u = a / (a + s)  # the linear path's time with the ratio a / s
+    x_lin = (1 - u) * eps + u * x
+    t_flow = torch.full((5,), u * TIME_SCALE)
+    torch.testing.assert_close(diffusion.network_input(x_vp, step), x_lin)
+    flow_vp = _model("flow", "euler", network_input="vp")
+    torch.testing.assert_close(flow_vp.network_input(x_lin, t_flow), x_vp)
+    assert _model("flow", "euler").network_input(x_lin, t_flow) is x_lin  # native
+    cosine = _model("flow", "euler", flow_path="cosine", network_input="linear")
+    t_cos = torch.full((5,), 2 / math.pi * math.atan(a / s) * TIME_SCALE)
+    torch.testing.assert_close(cosine.network_input(x_vp, t_cos), x_lin)
+    with pytest.raises(DiffilError, match=r"generative\.network_input"):
+        _model("flow", "euler", network_input="unit")
+
+
 def test_temporal_unet_any_horizon():
     net = TemporalUnet1D(3, cond_dim=4, channels=(16, 32, 32), time_embed_dim=8)
     for horizon in (1, 5, 8, 13):
@@ -190,12 +218,20 @@ def test_save_load_predict_and_receding_horizon(tmp_path):
     assert calls == [(1, 2, 3)] * 3  # a new chunk every exec_horizon = 3 steps, history H_o = 2
 
 
-@pytest.mark.parametrize(("objective", "sampler", "network"),
-                         [("diffusion", "ddim", "mlp"), ("flow", "midpoint", "unet")])  # fmt: skip
-def test_export_matches(tmp_path, objective, sampler, network):
+EXPORTED = [
+    ("diffusion", "ddim", "mlp", "native"),
+    ("flow", "midpoint", "unet", "native"),
+    ("diffusion", "ddim", "mlp", "linear"),
+    ("flow", "euler", "mlp", "vp"),
+]
+
+
+@pytest.mark.parametrize(("objective", "sampler", "network", "network_input"), EXPORTED)
+def test_export_matches(tmp_path, objective, sampler, network, network_input):
     import onnxruntime
 
-    kw = {"network": network, "unet_channels": (16, 32)} if network == "unet" else {}
+    kw: dict = {"network": network, "unet_channels": (16, 32)} if network == "unet" else {}
+    kw["network_input"] = network_input
     kw["sample_steps"] = 3  # the graph unrolls every step: keep it small
     policy = GenerativePolicy(_model(objective, sampler, **kw))
     obs = np.random.default_rng(1).normal(size=(7, 2, 3)).astype(np.float32)

@@ -12,6 +12,7 @@ from diffil.errors import DiffilError
 
 OBJECTIVES = ("diffusion", "flow", "regression")
 NETWORKS = ("mlp", "unet")
+NETWORK_INPUTS = ("native", "vp", "linear")
 DETERMINISTIC_SAMPLERS = ("ddim", "euler", "midpoint")  # given the initial noise
 
 
@@ -42,6 +43,9 @@ class GenerativePolicyConfig:
     # is what held the diffusion policy far below flow matching; see diffusion.parameterization
     prediction: str = "v_prediction"
     flow_path: str = "linear"  # flow policies: "linear" (reference 002) or "cosine"
+    # scale of the noised chunk the network sees: "native" (its path's own), "vp" (unit
+    # variance, as DDPM) or "linear" (as the linear flow path), at the same signal-to-noise ratio
+    network_input: str = "native"
     # deploy-time sampler: ddim, ddpm or langevin (diffusion); euler or midpoint (flow)
     sampler: str = "ddim"
     sample_steps: int = 10  # DDIM steps or ODE steps
@@ -76,6 +80,11 @@ class GenerativePolicyConfig:
             raise DiffilError(
                 f"unknown flow path {self.flow_path!r}",
                 f"set generative.flow_path to one of {', '.join(PATHS)}",
+            )
+        if self.network_input not in NETWORK_INPUTS:
+            raise DiffilError(
+                f"unknown network input {self.network_input!r}",
+                f"set generative.network_input to one of {', '.join(NETWORK_INPUTS)}",
             )
         samplers = {"diffusion": SAMPLERS, "flow": INTEGRATORS, "regression": (self.sampler,)}
         if self.sampler not in samplers[objective]:

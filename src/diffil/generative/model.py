@@ -12,18 +12,19 @@ One module serves three objectives on the same data and network family:
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from diffil.diffusion.flow import flow_matching_loss, flow_sample
+from diffil.diffusion.flow import TIME_SCALE, flow_matching_loss, flow_sample
 from diffil.diffusion.layers import build_mlp
 from diffil.diffusion.losses import noise_prediction_loss
 from diffil.diffusion.networks import NoisePredictionMLP
 from diffil.diffusion.samplers import ddim_sample, ddpm_sample, langevin_sample
-from diffil.diffusion.schedules import make_schedule
+from diffil.diffusion.schedules import extract, make_schedule
 from diffil.diffusion.temporal_unet import TemporalUnet1D
 from diffil.generative.config import GenerativePolicyConfig
 
@@ -142,7 +143,33 @@ class ActionChunkModel(nn.Module):
         self, x_t: Tensor, t: Tensor, cond: Tensor | None = None, label: Tensor | None = None
     ) -> Tensor:
         """eps_theta (diffusion) or v_theta (flow) for noised chunks x_t (B, H_a, A)."""
-        return self.net(x_t, t, cond)
+        return self.net(self.network_input(x_t, t), t, cond)
+
+    def network_input(self, x_t: Tensor, t: Tensor) -> Tensor:
+        """The noised chunk at the scale ``generative.network_input`` asks for.
+
+        At one signal-to-noise ratio, the variance-preserving point x_vp = a x + s eps
+        (a^2 + s^2 = 1: DDPM, the cosine flow path) and the linear path's point
+        x_lin = (1 - u) eps + u x differ only by a factor: x_lin = x_vp / (a + s).
+        """
+        mode = self.config.network_input
+        if mode == "native" or self.objective == "regression":
+            return x_t
+        shape = (-1, *([1] * (x_t.ndim - 1)))
+        if self.objective == "diffusion" or self.config.flow_path == "cosine":
+            if mode == "vp":
+                return x_t
+            if self.objective == "diffusion":
+                abar = extract(self.schedule.alphas_cumprod, t, x_t)
+                a, s = abar.sqrt(), (1.0 - abar).sqrt()
+            else:
+                angle = (0.5 * math.pi / TIME_SCALE) * t.to(x_t.dtype).reshape(shape)
+                a, s = torch.sin(angle), torch.cos(angle)
+            return x_t / (a + s)
+        if mode == "linear":
+            return x_t
+        u = (t.to(x_t.dtype) / TIME_SCALE).reshape(shape)
+        return x_t / ((1.0 - u) ** 2 + u**2).sqrt()
 
     def loss(
         self, obs_history: Tensor, actions: Tensor, generator: torch.Generator | None = None
