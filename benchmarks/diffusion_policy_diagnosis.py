@@ -45,6 +45,7 @@ import torch
 
 from benchmarks.common import DATA_DIR, add_set_option, demos_path, diffil_train
 from benchmarks.report import write_result
+from diffil.bench.stats import interval_estimate
 from diffil.data.io import load_dataset
 from diffil.data.trajectory import TrajectoryDataset
 from diffil.envs.registry import get_task
@@ -52,60 +53,66 @@ from diffil.generative.chunks import action_chunks
 from diffil.generative.policy import GenerativePolicy
 from diffil.policy import Policy
 
+# cells from before generative.network_input existed fed each network its own path's scale
+NATIVE = "generative.network_input=native"
 # label -> (diffil method, overrides of the method's preset, what the cell changes)
 VARIANTS: dict[str, tuple[str, list[str], str]] = {
     "epsilon": (
         "diffusion-policy",
-        ["generative.prediction=epsilon"],
+        ["generative.prediction=epsilon", NATIVE],
         "eps-prediction, cosine schedule (T = 100), x0 clipped, EMA (the preset before this)",
     ),
-    "sample": ("diffusion-policy", ["generative.prediction=sample"], "x0-prediction"),
-    "v_prediction": ("diffusion-policy", ["generative.prediction=v_prediction"], "v-prediction"),
+    "sample": ("diffusion-policy", ["generative.prediction=sample", NATIVE], "x0-prediction"),
+    "v_prediction": (
+        "diffusion-policy",
+        ["generative.prediction=v_prediction", NATIVE],
+        "v-prediction",
+    ),
     "eps-linear": (
         "diffusion-policy",
-        ["generative.prediction=epsilon", "generative.schedule=linear"],
+        ["generative.prediction=epsilon", "generative.schedule=linear", NATIVE],
         "eps, linear schedule",
     ),
     "eps-noclip": (
         "diffusion-policy",
-        ["generative.prediction=epsilon", "generative.clip_sample=false"],
+        ["generative.prediction=epsilon", "generative.clip_sample=false", NATIVE],
         "eps, x0 not clipped while sampling (only the final action)",
     ),
     "eps-noema": (
         "diffusion-policy",
-        ["generative.prediction=epsilon", "generative.ema_decay=0.0"],
+        ["generative.prediction=epsilon", "generative.ema_decay=0.0", NATIVE],
         "eps, raw weights instead of their EMA",
     ),
     "eps-T1000": (
         "diffusion-policy",
-        ["generative.prediction=epsilon", "generative.diffusion_steps=1000"],
+        ["generative.prediction=epsilon", "generative.diffusion_steps=1000", NATIVE],
         "eps, 1000 training diffusion steps",
     ),
     "eps-long": (
         "diffusion-policy",
-        ["generative.prediction=epsilon", "bc.steps=60000"],
+        ["generative.prediction=epsilon", "bc.steps=60000", NATIVE],
         "eps, 3x the gradient steps",
     ),
     # the two ways v-prediction + DDIM still differs from flow + Euler besides the path's shape
     "v-noclip": (
         "diffusion-policy",
-        ["generative.prediction=v_prediction", "generative.clip_sample=false"],
+        ["generative.prediction=v_prediction", "generative.clip_sample=false", NATIVE],
         "v, x0 not clipped between DDIM steps (as flow: only the final action)",
     ),
     "v-T1000": (
         "diffusion-policy",
-        ["generative.prediction=v_prediction", "generative.diffusion_steps=1000"],
+        ["generative.prediction=v_prediction", "generative.diffusion_steps=1000", NATIVE],
         "v, 1000 training diffusion steps (time inputs span 0-999 as flow's t x 1000)",
     ),
     # the path and the time discretisation, each moved to the other side (session 13)
     "v-rectified": (
         "diffusion-policy",
-        ["generative.prediction=v_prediction", "generative.schedule=rectified"],
+        ["generative.prediction=v_prediction", "generative.schedule=rectified", NATIVE],
         "v, DDPM schedule with the noise levels of flow's linear path",
     ),
     "flow-cosine": (
         "flow-policy",
-        ["generative.flow_path=cosine"],
+        ["generative.flow_path=cosine", NATIVE],
         "flow matching on the cosine (variance-preserving) path: v-prediction in continuous time",
     ),
     # which part of the path: the scale of the network's input, or the target it regresses
@@ -205,6 +212,12 @@ def x0_errors(policy: GenerativePolicy, obs: torch.Tensor, chunks: torch.Tensor)
     return out
 
 
+def input_scale(cfg, objective: str) -> str:
+    """The scale the network saw its noised chunk at: "unit variance" or "linear path"."""
+    native = "linear path" if objective == "flow" and cfg.flow_path == "linear" else "unit variance"
+    return {"native": native, "vp": "unit variance", "linear": "linear path"}[cfg.network_input]
+
+
 def diagnose(policy: Policy | GenerativePolicy, data: TrajectoryDataset) -> dict:
     """Sample statistics on held-out demonstration states (see the module docstring)."""
     if not isinstance(policy, GenerativePolicy):
@@ -228,6 +241,7 @@ def diagnose(policy: Policy | GenerativePolicy, data: TrajectoryDataset) -> dict
         ),
     }
     if model.objective != "regression":
+        result["input_scale"] = input_scale(model.config, model.objective)
         result["x0_error"] = x0_errors(policy, obs_t, chunks_t)
         repeated = obs_t[:SPREAD_STATES].repeat_interleave(SPREAD_DRAWS, 0)
         with torch.no_grad():
@@ -251,9 +265,9 @@ def summarise_task(task: str, rows: list[dict], labels: list[str]) -> str:
     unit = "success %" if maze else "normalised return"
     head = " | ".join(f"x0 error @{s}" for s in DIAGNOSED_STEPS)
     lines = [
-        f"| variant | {unit} (median) | per seed | a0 MSE | at bound | MMD | moments | spread "
-        f"| {head} | train s |",
-        "|---|---|---|---|---|---|---|---|" + "---|" * len(DIAGNOSED_STEPS) + "---|",
+        f"| variant | {unit} (median) | IQM [95% CI] | per seed | a0 MSE | at bound | MMD "
+        f"| moments | spread | {head} | train s |",
+        "|---|---|---|---|---|---|---|---|---|" + "---|" * len(DIAGNOSED_STEPS) + "---|",
     ]
     fmt = "{:.0f}" if maze else "{:.2f}"
     for label in labels:
@@ -274,12 +288,32 @@ def summarise_task(task: str, rows: list[dict], labels: list[str]) -> str:
             else ["-"] * len(DIAGNOSED_STEPS)
         )
         secs = statistics.median(r["seconds"] for r in mine)
+        est = interval_estimate(np.array(scores))
+        ci = f"{fmt.format(est.value)} [{fmt.format(est.low)}, {fmt.format(est.high)}]"
         lines.append(
-            f"| {label} | {fmt.format(statistics.median(scores))} | {per} | {med('a0_mse')} | "
+            f"| {label} | {fmt.format(statistics.median(scores))} | {ci} | {per} | "
+            f"{med('a0_mse')} | "
             f"{med('at_bound')} | {med('mmd2')} | {med('moments')} | {med('spread')} | "
             f"{' | '.join(err_cells)} "
             f"| {secs:.0f} |"
         )
+    return "\n".join([*lines, "", pooled_by_input_scale(rows, fmt, unit)])
+
+
+def pooled_by_input_scale(rows: list[dict], fmt: str, unit: str) -> str:
+    """Every generative cell of the task, grouped by the scale its network saw x_t at."""
+    lines = [
+        f"| network input (all variants pooled) | runs | {unit} IQM [95% CI] | median |",
+        "|---|---|---|---|",
+    ]
+    for scale in ("unit variance", "linear path"):
+        scores = [r["score"] for r in rows if r.get("input_scale") == scale]
+        if scores:
+            est = interval_estimate(np.array(scores))
+            lines.append(
+                f"| {scale} | {len(scores)} | {fmt.format(est.value)} [{fmt.format(est.low)}, "
+                f"{fmt.format(est.high)}] | {fmt.format(statistics.median(scores))} |"
+            )
     return "\n".join(lines)
 
 

@@ -149,10 +149,11 @@ def test_default_network_estimates_the_clean_action_at_the_noisiest_step(mixture
 
 
 def test_policy_files_from_before_the_prediction_option_load_as_epsilon_networks():
-    model = _model("diffusion", "ddim", prediction="epsilon")
+    model = _model("diffusion", "ddim", prediction="epsilon", network_input="native")
     spec = model.spec
-    del spec["config"]["prediction"]
+    del spec["config"]["prediction"], spec["config"]["network_input"]
     assert ActionChunkModel.from_spec(spec).config.prediction == "epsilon"
+    assert ActionChunkModel.from_spec(spec).config.network_input == "native"
 
 
 def test_unknown_prediction_is_a_clear_error():
@@ -341,9 +342,10 @@ def test_unet_flow_policy_trains_from_the_cli(tmp_path, capsys):
     assert "does not fit a flow policy" in capsys.readouterr().err
 
 
-def test_run_directories_from_before_the_prediction_option_resume_as_epsilon(tmp_path):
-    """A config.yaml without generative.prediction was written by an eps-trained run: resuming it
-    must not switch the checkpointed network to the new v default."""
+def test_run_directories_from_before_the_options_resume_as_they_trained(tmp_path):
+    """A config.yaml without generative.prediction (network_input) was written by an eps-trained
+    run (a network fed its path's own scale): resuming it must not switch the checkpointed
+    network to the new defaults."""
     import yaml
 
     from diffil.algorithms.config import resolve_config
@@ -352,8 +354,10 @@ def test_run_directories_from_before_the_prediction_option_resume_as_epsilon(tmp
     run = RunDirectory.create(
         tmp_path / "old", resolve_config("diffusion-policy", "pointmaze-umaze")
     )
-    assert RunDirectory.open(run.path).read_config().generative.prediction == "v_prediction"
+    new = RunDirectory.open(run.path).read_config().generative
+    assert (new.prediction, new.network_input) == ("v_prediction", "native")
     data = yaml.safe_load(run.config_path.read_text())
-    del data["generative"]["prediction"]
+    del data["generative"]["prediction"], data["generative"]["network_input"]
     run.config_path.write_text(yaml.safe_dump(data))
-    assert RunDirectory.open(run.path).read_config().generative.prediction == "epsilon"
+    old = RunDirectory.open(run.path).read_config().generative
+    assert (old.prediction, old.network_input) == ("epsilon", "native")

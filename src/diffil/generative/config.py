@@ -43,8 +43,10 @@ class GenerativePolicyConfig:
     # is what held the diffusion policy far below flow matching; see diffusion.parameterization
     prediction: str = "v_prediction"
     flow_path: str = "linear"  # flow policies: "linear" (reference 002) or "cosine"
-    # scale of the noised chunk the network sees: "native" (its path's own), "vp" (unit
-    # variance, as DDPM) or "linear" (as the linear flow path), at the same signal-to-noise ratio
+    # scale of the noised chunk the network sees, at the same signal-to-noise ratio: "native"
+    # (its own path's), "vp" (unit variance, as DDPM) or "linear" (the linear flow path's,
+    # x_t / (a + s) for DDPM's x_t). No scale beat another beyond seed noise on halfcheetah
+    # (benchmarks/results/diffusion_policy_diagnosis_path.md)
     network_input: str = "native"
     # deploy-time sampler: ddim, ddpm or langevin (diffusion); euler or midpoint (flow)
     sampler: str = "ddim"

@@ -83,6 +83,10 @@ class ActionChunkModel(nn.Module):
         self.schedule = (
             make_schedule(cfg.schedule, cfg.diffusion_steps) if objective == "diffusion" else None
         )
+        if self.schedule is not None:  # x_t -> the linear path's point (network_input: linear)
+            abar = self.schedule.alphas_cumprod
+            to_linear = 1.0 / (abar.sqrt() + (1.0 - abar).sqrt())
+            self.register_buffer("to_linear_scale", to_linear, persistent=False)
         self.register_buffer("obs_mean", torch.zeros(obs_dim))
         self.register_buffer("obs_std", torch.ones(obs_dim))
         self.register_buffer("act_low", -torch.ones(act_dim))
@@ -160,12 +164,9 @@ class ActionChunkModel(nn.Module):
             if mode == "vp":
                 return x_t
             if self.objective == "diffusion":
-                abar = extract(self.schedule.alphas_cumprod, t, x_t)
-                a, s = abar.sqrt(), (1.0 - abar).sqrt()
-            else:
-                angle = (0.5 * math.pi / TIME_SCALE) * t.to(x_t.dtype).reshape(shape)
-                a, s = torch.sin(angle), torch.cos(angle)
-            return x_t / (a + s)
+                return x_t * extract(self.to_linear_scale, t, x_t)
+            angle = (0.5 * math.pi / TIME_SCALE) * t.to(x_t.dtype).reshape(shape)
+            return x_t / (torch.sin(angle) + torch.cos(angle))
         if mode == "linear":
             return x_t
         u = (t.to(x_t.dtype) / TIME_SCALE).reshape(shape)
