@@ -355,7 +355,7 @@ def test_run_directories_from_before_the_options_resume_as_they_trained(tmp_path
         tmp_path / "old", resolve_config("diffusion-policy", "pointmaze-umaze")
     )
     new = RunDirectory.open(run.path).read_config().generative
-    assert (new.prediction, new.network_input) == ("v_prediction", "native")
+    assert (new.prediction, new.network_input) == ("v_prediction", "linear")
     data = yaml.safe_load(run.config_path.read_text())
     del data["generative"]["prediction"], data["generative"]["network_input"]
     run.config_path.write_text(yaml.safe_dump(data))

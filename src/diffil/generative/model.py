@@ -114,6 +114,7 @@ class ActionChunkModel(nn.Module):
         }
         # files written before the option existed hold epsilon networks, whatever the default is
         fields.setdefault("prediction", "epsilon")
+        fields.setdefault("network_input", "native")  # and saw their path's own scale
         config = GenerativePolicyConfig(**fields)
         return cls(int(spec["obs_dim"]), int(spec["act_dim"]), str(spec["kind"]), config)
 

@@ -115,6 +115,8 @@ class RunDirectory:
                 # runs from before generative.prediction existed trained eps networks (the
                 # default is now v): resuming them must keep training eps
                 generative.setdefault("prediction", "epsilon")
+                # and before generative.network_input, networks saw their path's own scale
+                generative.setdefault("network_input", "native")
             return from_dict(TrainConfig, data, where=CONFIG).validate()
 
     def read_eval(self) -> dict[str, Any]:
