@@ -178,7 +178,7 @@ def mmd2(x: np.ndarray, y: np.ndarray) -> float:
 
 def x0_errors(policy: GenerativePolicy, obs: torch.Tensor, chunks: torch.Tensor) -> list[float]:
     """MSE of the one-shot clean-chunk estimate at the SNRs of ``DIAGNOSED_STEPS``."""
-    from diffil.diffusion.flow import TIME_SCALE
+    from diffil.diffusion.flow import TIME_SCALE, path_coefficients
     from diffil.diffusion.parameterization import split_prediction
     from diffil.diffusion.schedules import NoiseSchedule
 
@@ -191,17 +191,14 @@ def x0_errors(policy: GenerativePolicy, obs: torch.Tensor, chunks: torch.Tensor)
         eps = torch.randn(x0.shape, generator=gen)
         snr = math.sqrt(float(reference[step]) / (1.0 - float(reference[step])))
         with torch.no_grad():
-            if model.objective == "flow" and model.config.flow_path == "cosine":
-                t = 2.0 / math.pi * math.atan(snr)  # x_t = cos(pi t/2) noise + sin(pi t/2) data
-                a, s = math.sin(0.5 * math.pi * t), math.cos(0.5 * math.pi * t)
-                x_t = s * eps + a * x0
+            if model.objective == "flow":
+                path = model.config.flow_path
+                # the path time where a / s = snr (linear: t / (1 - t); cosine: tan(pi t / 2))
+                t = snr / (1.0 + snr) if path == "linear" else 2.0 / math.pi * math.atan(snr)
+                a, s, da, ds = path_coefficients(path, torch.tensor(t))
+                x_t = a * x0 + s * eps
                 v = model.denoise(x_t, torch.full((len(x0),), t * TIME_SCALE), cond)
-                estimate = a * x_t + s * (2.0 / math.pi) * v
-            elif model.objective == "flow":
-                t = snr / (1.0 + snr)  # x_t = (1 - t) noise + t data
-                x_t = (1.0 - t) * eps + t * x0
-                v = model.denoise(x_t, torch.full((len(x0),), t * TIME_SCALE), cond)
-                estimate = x_t + (1.0 - t) * v
+                estimate = (ds * x_t - s * v) / (a * ds - s * da)  # solve for the data point
             else:
                 abars = model.schedule.alphas_cumprod
                 k = int(torch.argmin((abars / (1 - abars)).sqrt().sub(snr).abs()))

@@ -26,6 +26,22 @@ INTEGRATORS = ("euler", "midpoint")
 PATHS = ("linear", "cosine")
 
 
+def path_coefficients(path: str, t: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """(a, s, da/dt, ds/dt) of the path x_t = a(t) x_1 + s(t) x_0 (x_1 data, x_0 noise) at ``t``.
+
+    ``linear``: a = t, s = 1 - t; ``cosine``: a = sin(pi t/2), s = cos(pi t/2). The conditional
+    velocity is u_t = da x_1 + ds x_0.
+    """
+    if path == "linear":
+        one = torch.ones_like(t)
+        return t, 1.0 - t, one, -one
+    if path == "cosine":
+        angle = 0.5 * math.pi * t
+        sin, cos = torch.sin(angle), torch.cos(angle)
+        return sin, cos, 0.5 * math.pi * cos, -0.5 * math.pi * sin
+    raise ValueError(f"unknown path {path!r}; use one of {', '.join(PATHS)}")
+
+
 def flow_matching_loss(
     velocity: Velocity,
     x1: Tensor,
@@ -39,18 +55,11 @@ def flow_matching_loss(
     ``path`` ``linear``: u_t = x_1 - x_0; ``cosine``:
     u_t = pi/2 (cos(pi t/2) x_1 - sin(pi t/2) x_0).
     """
-    if path not in PATHS:
-        raise ValueError(f"unknown path {path!r}; use one of {', '.join(PATHS)}")
     x0 = randn(x1.shape, device=x1.device, dtype=x1.dtype, generator=generator)
     t = rand((x1.shape[0],), device=x1.device, dtype=x1.dtype, generator=generator)
-    t_b = t.reshape(-1, *([1] * (x1.ndim - 1)))
-    if path == "linear":
-        x_t = (1.0 - t_b) * x0 + t_b * x1  # reference 002's CFM path
-        target = x1 - x0
-    else:
-        angle = 0.5 * math.pi * t_b
-        x_t = torch.cos(angle) * x0 + torch.sin(angle) * x1
-        target = 0.5 * math.pi * (torch.cos(angle) * x1 - torch.sin(angle) * x0)
+    a, s, da, ds = path_coefficients(path, t.reshape(-1, *([1] * (x1.ndim - 1))))
+    x_t = a * x1 + s * x0  # linear: reference 002's CFM path
+    target = da * x1 + ds * x0
     pred = velocity(x_t, t * TIME_SCALE, cond)
     return (pred - target).pow(2).reshape(x1.shape[0], -1).mean(dim=1)
 

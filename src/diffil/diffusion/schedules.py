@@ -62,9 +62,7 @@ class NoiseSchedule(nn.Module):
         _check_steps(num_steps)
         steps = torch.arange(num_steps + 1, dtype=torch.float64) / num_steps
         f = torch.cos((steps + s) / (1.0 + s) * math.pi / 2) ** 2
-        abar = f / f[0]
-        betas = (1.0 - abar[1:] / abar[:-1]).clamp(min=1e-8, max=max_beta)
-        return cls(betas)
+        return cls.from_alphas_cumprod((f / f[0])[1:], max_beta)
 
     @classmethod
     def rectified(cls, num_steps: int, max_beta: float = 0.999) -> NoiseSchedule:
@@ -77,10 +75,14 @@ class NoiseSchedule(nn.Module):
         """
         _check_steps(num_steps)
         s = torch.arange(1, num_steps + 1, dtype=torch.float64) / num_steps
-        abar = (1.0 - s) ** 2 / ((1.0 - s) ** 2 + s**2)
+        return cls.from_alphas_cumprod((1.0 - s) ** 2 / ((1.0 - s) ** 2 + s**2), max_beta)
+
+    @classmethod
+    def from_alphas_cumprod(cls, abar: Tensor, max_beta: float = 0.999) -> NoiseSchedule:
+        """The schedule with cumulative alphas ``abar`` (steps 0..T-1, from abar = 1 before step
+        0), betas clipped to [1e-8, ``max_beta``] so the noisiest step stays finite."""
         prev = torch.cat([abar.new_ones(1), abar[:-1]])
-        betas = (1.0 - abar / prev).clamp(min=1e-8, max=max_beta)
-        return cls(betas)
+        return cls((1.0 - abar / prev).clamp(min=1e-8, max=max_beta))
 
     def sample_timesteps(
         self,

@@ -64,32 +64,21 @@ class GenerativePolicyConfig:
         """Raise a one-line :class:`DiffilError` for settings no policy could use."""
         if objective not in OBJECTIVES:
             raise DiffilError(f"unknown objective {objective!r}", f"use {', '.join(OBJECTIVES)}")
-        if self.network not in NETWORKS:
-            raise DiffilError(
-                f"unknown network {self.network!r}", f"set generative.network to {NETWORKS}"
-            )
+        choices = {
+            "network": NETWORKS,
+            "prediction": PREDICTIONS,
+            "schedule": SCHEDULE_NAMES,
+            "flow_path": PATHS,
+            "network_input": NETWORK_INPUTS,
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise DiffilError(
+                    f"unknown generative.{name} {getattr(self, name)!r}",
+                    f"set generative.{name} to one of {', '.join(allowed)}",
+                )
         if objective == "regression" and self.network != "mlp":
             raise DiffilError("regression (MLP BC) needs network mlp", "set generative.network=mlp")
-        if self.prediction not in PREDICTIONS:
-            raise DiffilError(
-                f"unknown prediction {self.prediction!r}",
-                f"set generative.prediction to one of {', '.join(PREDICTIONS)}",
-            )
-        if self.schedule not in SCHEDULE_NAMES:
-            raise DiffilError(
-                f"unknown schedule {self.schedule!r}",
-                f"set generative.schedule to one of {', '.join(SCHEDULE_NAMES)}",
-            )
-        if self.flow_path not in PATHS:
-            raise DiffilError(
-                f"unknown flow path {self.flow_path!r}",
-                f"set generative.flow_path to one of {', '.join(PATHS)}",
-            )
-        if self.network_input not in NETWORK_INPUTS:
-            raise DiffilError(
-                f"unknown network input {self.network_input!r}",
-                f"set generative.network_input to one of {', '.join(NETWORK_INPUTS)}",
-            )
         samplers = {"diffusion": SAMPLERS, "flow": INTEGRATORS, "regression": (self.sampler,)}
         if self.sampler not in samplers[objective]:
             raise DiffilError(

@@ -12,14 +12,13 @@ One module serves three objectives on the same data and network family:
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from diffil.diffusion.flow import TIME_SCALE, flow_matching_loss, flow_sample
+from diffil.diffusion.flow import TIME_SCALE, flow_matching_loss, flow_sample, path_coefficients
 from diffil.diffusion.layers import build_mlp
 from diffil.diffusion.losses import noise_prediction_loss
 from diffil.diffusion.networks import NoisePredictionMLP
@@ -158,20 +157,15 @@ class ActionChunkModel(nn.Module):
         x_lin = (1 - u) eps + u x differ only by a factor: x_lin = x_vp / (a + s).
         """
         mode = self.config.network_input
-        if mode == "native" or self.objective == "regression":
+        flow = self.objective == "flow"
+        own = "linear" if flow and self.config.flow_path == "linear" else "vp"
+        if mode in ("native", own) or self.objective == "regression":
             return x_t
-        shape = (-1, *([1] * (x_t.ndim - 1)))
-        if self.objective == "diffusion" or self.config.flow_path == "cosine":
-            if mode == "vp":
-                return x_t
-            if self.objective == "diffusion":
-                return x_t * extract(self.to_linear_scale, t, x_t)
-            angle = (0.5 * math.pi / TIME_SCALE) * t.to(x_t.dtype).reshape(shape)
-            return x_t / (torch.sin(angle) + torch.cos(angle))
-        if mode == "linear":
-            return x_t
-        u = (t.to(x_t.dtype) / TIME_SCALE).reshape(shape)
-        return x_t / ((1.0 - u) ** 2 + u**2).sqrt()
+        if not flow:  # DDPM to the linear path's scale
+            return x_t * extract(self.to_linear_scale, t, x_t)
+        u = (t.to(x_t.dtype) / TIME_SCALE).reshape(-1, *([1] * (x_t.ndim - 1)))
+        a, s, _, _ = path_coefficients(self.config.flow_path, u)
+        return x_t / (a + s) if mode == "linear" else x_t / (a**2 + s**2).sqrt()
 
     def loss(
         self, obs_history: Tensor, actions: Tensor, generator: torch.Generator | None = None
