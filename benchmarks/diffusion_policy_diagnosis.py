@@ -9,7 +9,9 @@ task's presets with one setting changed (see ``VARIANTS``); same network, data, 
 optimiser and number of gradient steps. Locomotion tasks use the first 5 trajectories of the
 shipped ``<task>.hdf5`` (``--data-dir``); the mazes their preset's 100 scripted demonstrations.
 The policy's score is the run's final evaluation (locomotion: eval.episodes of the preset,
-normalised return; mazes: 100 episodes, success).
+normalised return; mazes: 100 episodes, success), or with ``--eval-episodes N`` a fresh
+evaluation of its policy.pt on N episodes (the final evaluation's seed), played
+``--eval-envs`` at a time in lockstep and kept in the run as ``eval_<N>x<envs>.json``.
 
 Beside the score, what the trained model does on held-out demonstrations (locomotion:
 trajectories 5-9 of the file; mazes: 20 fresh scripted episodes), all in the model's scaled
@@ -49,6 +51,7 @@ from diffil.bench.stats import interval_estimate
 from diffil.data.io import load_dataset
 from diffil.data.trajectory import TrajectoryDataset
 from diffil.envs.registry import get_task
+from diffil.eval.evaluate import FINAL_EVAL_SEED, evaluate_policy
 from diffil.generative.chunks import action_chunks
 from diffil.generative.policy import GenerativePolicy
 from diffil.policy import Policy
@@ -249,8 +252,25 @@ def diagnose(policy: Policy | GenerativePolicy, data: TrajectoryDataset) -> dict
     return result
 
 
-def score(task: str, out: Path) -> float:
-    final = json.loads((out / "eval.json").read_text())
+def evaluation(task: str, out: Path, args: argparse.Namespace) -> dict:
+    """The run's final evaluation, or its policy's evaluation on ``--eval-episodes`` episodes
+    (made once, then read from the run directory)."""
+    if args.eval_episodes is None:
+        return json.loads((out / "eval.json").read_text())
+    path = out / f"eval_{args.eval_episodes}x{args.eval_envs}.json"
+    if not path.exists():
+        found = evaluate_policy(
+            get_task(task),
+            Policy.load(out / "policy.pt"),
+            args.eval_episodes,
+            seed=FINAL_EVAL_SEED,
+            num_envs=args.eval_envs,
+        )
+        path.write_text(json.dumps(found, indent=1))
+    return json.loads(path.read_text())
+
+
+def score(task: str, final: dict) -> float:
     spec = get_task(task)
     if spec.family == "maze":
         return 100.0 * float(final["success_rate"])
@@ -326,6 +346,15 @@ def main() -> None:
     parser.add_argument("--runs", type=Path, default=Path("benchmarks/runs/diffusion_diagnosis"))
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR, help="Holds <task>.hdf5.")
     parser.add_argument("--tag", default="", help="Suffix of the results file name.")
+    parser.add_argument(
+        "--eval-episodes",
+        type=int,
+        default=None,
+        help="Score each policy on this many episodes instead of its run's final evaluation.",
+    )
+    parser.add_argument(
+        "--eval-envs", type=int, default=20, help="Lockstep environments of --eval-episodes."
+    )
     add_set_option(parser)
     parser.add_argument(
         "--summarise-only", action="store_true", help="Tabulate finished runs; train nothing."
@@ -354,7 +383,7 @@ def main() -> None:
                     continue
                 seconds = json.loads((out / "eval.json").read_text())["seconds"]
                 row = {"task": task, "variant": label, "seed": seed, "seconds": seconds}
-                row["score"] = score(task, out)
+                row["score"] = score(task, evaluation(task, out, args))
                 row.update(diagnose(Policy.load(out / "policy.pt"), data))
                 print(json.dumps(row), flush=True)
                 rows.append(row)
@@ -376,9 +405,19 @@ def main() -> None:
     )
     table = (
         f"Seeds {args.seeds}; {args.trajectories} trajectories on locomotion, 100 demonstrations "
-        f"on mazes; runs used one torch thread each, {args.parallel} at a time"
-        + (" (tabulated from earlier runs)" if args.summarise_only else "")
+        "on mazes; "
+        + (
+            "tabulated from earlier runs (how they ran: see the notes)"
+            if args.summarise_only
+            else f"runs used one torch thread each, {args.parallel} at a time"
+        )
         + "."
+        + (
+            f" Scores: each policy evaluated afresh on {args.eval_episodes} episodes, "
+            f"{args.eval_envs} environments in lockstep."
+            if args.eval_episodes
+            else " Scores: the runs' final evaluations."
+        )
         + (f" Overrides for every cell: {', '.join(args.sets)}." if args.sets else "")
         + f"\n\nVariants:\n{variants}\n\n"
         + "\n\n".join(parts)

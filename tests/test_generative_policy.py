@@ -314,6 +314,14 @@ def test_diffusion_policy_run_resumes_evaluates_and_exports(tmp_path, capsys, mo
     assert main(["eval", str(out), "--episodes", "2"]) == 0
     printed = capsys.readouterr().out
     assert "pointmaze-umaze" in printed and "success" in printed and "(2 episodes)" in printed
+    # lockstep evaluation: the chunk policy acts on 10 environments' batch, as well as alone
+    from diffil.envs.registry import get_task
+    from diffil.eval.evaluate import evaluate_policy
+
+    together = evaluate_policy(get_task("pointmaze-umaze"), policy, 20, num_envs=10)
+    assert together["episodes"] == 20 and together["success_rate"] >= 0.4
+    assert main(["eval", str(out), "--episodes", "4", "--envs", "2"]) == 0
+    assert "(4 episodes)" in capsys.readouterr().out
     assert main(["export", str(out), "--format", "onnx"]) == 0
     cfg = policy.model.config
     rng = np.random.default_rng(0)

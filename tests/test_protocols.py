@@ -155,9 +155,9 @@ def test_curve_ends_in_the_final_evaluation_and_runs_record_their_demos(tmp_path
     calls: list[tuple[int, int]] = []
     real = trainer_module.evaluate_policy
 
-    def spy(task, policy, episodes, seed=FINAL_EVAL_SEED, progress=False):
+    def spy(task, policy, episodes, seed=FINAL_EVAL_SEED, **kwargs):
         calls.append((episodes, seed))
-        return real(task, policy, episodes, seed=seed, progress=progress)
+        return real(task, policy, episodes, seed=seed, **kwargs)
 
     monkeypatch.setattr(trainer_module, "evaluate_policy", spy)
     demos = collect_demonstrations("pointmaze-umaze", 3, seed=0, action_noise=0.3)

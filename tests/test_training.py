@@ -413,6 +413,7 @@ def test_bad_training_arguments_are_one_line_errors(tmp_path, capsys):
     _one_line_error(capsys, [*base, "--set", "ppo.net_arch=[1,"], "cannot read the value")
     _one_line_error(capsys, [*base, "--set", "ppo.n_steps=abc"], "ppo.n_steps must be a number")
     _one_line_error(capsys, [*base, "--set", "ppo.n_steps=0"], "ppo.n_steps must be > 0")
+    _one_line_error(capsys, [*base, "--set", "eval.num_envs=0"], "eval.num_envs must be > 0")
     _one_line_error(capsys, [*base, "--set", "fixed_horizon=true"], "end on success")
     _one_line_error(
         capsys, ["train", "bc", "--task", "pointmaze-umaze", "--rl", "sac"], "no RL backbone"

@@ -472,6 +472,14 @@ def _load_policy(path: Path):
 @click.option("--episodes", type=click.IntRange(min=1), default=100, show_default=True)
 @click.option("--seed", type=int, default=10_000, show_default=True)
 @click.option("--task", default=None, help="Task (default: the one the policy was trained on).")
+@click.option(
+    "--envs",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Environments played in lockstep, the policy acting on their batch (faster for "
+    "diffusion and flow policies; draws other episodes than 1).",
+)
 @noise_option
 @sampler_option
 @sample_steps_option
@@ -480,6 +488,7 @@ def evaluate(
     episodes: int,
     seed: int,
     task: str | None,
+    envs: int,
     noise: float | None,
     sampler: str | None,
     sample_steps: int | None,
@@ -487,7 +496,7 @@ def evaluate(
     """Evaluate the policy of RUN (a run directory or policy file): return and success.
 
     For a diffuser or diffuser-irl run, the re-planning planner (its Diffuser, guided by its
-    learned reward) is evaluated.
+    learned reward) is evaluated (on one environment).
     """
     from diffil.algorithms.trainer import format_evaluation
     from diffil.eval.evaluate import evaluate_policy
@@ -509,7 +518,7 @@ def evaluate(
             "pass the task the policy was trained on",
             run,
         )
-    result = evaluate_policy(spec, policy, episodes, seed=seed, progress=True)
+    result = evaluate_policy(spec, policy, episodes, seed=seed, progress=True, num_envs=envs)
     for member, own in result.get("tasks", {}).items():  # a multi-task policy: each task, mean
         console.print(f"{member}: " + format_evaluation(own))
     console.print(f"{name}: " + format_evaluation(result))

@@ -237,6 +237,8 @@ def _check_metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
 class Policy:
     """A trained policy: observation normalisation + the actor network, deterministic actions."""
 
+    acts_on_batches = True  # predict takes (N, obs_dim): lockstep evaluation on N environments
+
     def __init__(self, network: PolicyNetwork, metadata: Mapping[str, Any] | None = None):
         self._network = network.eval().requires_grad_(False)
         self._metadata = _check_metadata(metadata)

@@ -67,6 +67,10 @@ class EvalConfig:
     # episodes of the final evaluation (eval.json, and the learning curve's last point);
     # None: ``episodes``
     final_episodes: int | None = None
+    # environments played in lockstep, the policy acting on their batch: 1 plays the episodes
+    # one after another (the same ones every run); N is faster for generative policies, which
+    # sample once per step for all N, and draws other episodes (compare runs at the same N)
+    num_envs: int = 1
 
     @property
     def final(self) -> int:
@@ -154,6 +158,7 @@ class TrainConfig:
             "bc.batch_size": self.bc.batch_size,
             "eval.episodes": self.eval.episodes,
             "eval.final_episodes": self.eval.final,
+            "eval.num_envs": self.eval.num_envs,
         }
         require_positive(positive)
         if self.reward.recent < 0 or self.sac.learning_starts < 0:

@@ -160,13 +160,20 @@ class Trainer:
         """The evaluation during training at ``env_steps``: ``eval.episodes`` fresh episodes
         (start/goal pairs) each time (:func:`~diffil.eval.evaluate.periodic_eval_seed`)."""
         return evaluate_policy(
-            self.task, policy, self.config.eval.episodes, seed=periodic_eval_seed(env_steps)
+            self.task,
+            policy,
+            self.config.eval.episodes,
+            seed=periodic_eval_seed(env_steps),
+            num_envs=self.config.eval.num_envs,
         )
 
     def evaluate_final(self, policy: Policy) -> dict[str, float]:
         """The final evaluation: ``eval.final_episodes`` episodes, the same ones for every run
         (and for ``diffil eval`` with its defaults)."""
-        return evaluate_policy(self.task, policy, self.config.eval.final, seed=FINAL_EVAL_SEED)
+        cfg = self.config.eval
+        return evaluate_policy(
+            self.task, policy, cfg.final, seed=FINAL_EVAL_SEED, num_envs=cfg.num_envs
+        )
 
     def note_evaluation(
         self, result: dict[str, float], env_steps: int, policy: Policy | None = None

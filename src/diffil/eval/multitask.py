@@ -24,12 +24,15 @@ def evaluate_per_task(
     episodes: int,
     seed: int,
     progress: bool = False,
+    num_envs: int = 1,
 ) -> dict[str, Any]:
     """``episodes`` episodes of every task (the same seed for each), and their mean."""
     from diffil.eval.evaluate import evaluate_policy
 
     per_task = {
-        name: evaluate_policy(task.member(i), policy, episodes, seed=seed, progress=progress)
+        name: evaluate_policy(
+            task.member(i), policy, episodes, seed=seed, progress=progress, num_envs=num_envs
+        )
         for i, name in enumerate(task.task_names)
     }
     results = list(per_task.values())

@@ -49,6 +49,9 @@ class ChunkSampler(nn.Module):
 class GenerativePolicy:
     """A trained action-chunk policy (diffusion, flow or chunk regression), ready to act."""
 
+    # act takes (N, obs_dim) of N episodes started together: lockstep evaluation
+    acts_on_batches = True
+
     def __init__(
         self, model: ActionChunkModel, metadata: dict[str, Any] | None = None, seed: int = 0
     ):
