@@ -66,8 +66,11 @@ def test_rollout_plays_groups_of_num_envs_episodes():
     for k in range(3):  # the k-th environment's first episode is seeded with seed + k
         _assert_same(trajectories[k], rollout_episode(env, policy, seed=20 + k))
     env.close()
-    one = evaluate_policy(task, policy, 3, seed=20, num_envs=1)
-    assert one["episodes"] == 3 and np.isfinite(one["return_mean"])
+    together = evaluate_policy(task, policy, 3, seed=20, num_envs=3)
+    assert together["episode_returns"] == pytest.approx(
+        [t.episode_return for t in trajectories[:3]], abs=1e-3
+    )
+    assert np.mean(together["episode_returns"]) == pytest.approx(together["return_mean"], abs=1e-3)
 
 
 def test_a_policy_that_acts_on_one_observation_is_refused_on_several_envs():

@@ -62,7 +62,7 @@ class TrainingInterrupted(DiffilError):
 class TrainResult:
     run_dir: Path
     policy_path: Path
-    evaluation: dict[str, float]
+    evaluation: dict[str, Any]
     env_steps: int
     seconds: float
 
@@ -156,7 +156,7 @@ class Trainer:
         if self.console is not None:
             self.console.print(text)
 
-    def evaluate(self, policy: Policy, env_steps: int) -> dict[str, float]:
+    def evaluate(self, policy: Policy, env_steps: int) -> dict[str, Any]:
         """The evaluation during training at ``env_steps``: ``eval.episodes`` fresh episodes
         (start/goal pairs) each time (:func:`~diffil.eval.evaluate.periodic_eval_seed`)."""
         return evaluate_policy(
@@ -167,7 +167,7 @@ class Trainer:
             num_envs=self.config.eval.num_envs,
         )
 
-    def evaluate_final(self, policy: Policy) -> dict[str, float]:
+    def evaluate_final(self, policy: Policy) -> dict[str, Any]:
         """The final evaluation: ``eval.final_episodes`` episodes, the same ones for every run
         (and for ``diffil eval`` with its defaults)."""
         cfg = self.config.eval
@@ -176,7 +176,7 @@ class Trainer:
         )
 
     def note_evaluation(
-        self, result: dict[str, float], env_steps: int, policy: Policy | None = None
+        self, result: dict[str, Any], env_steps: int, policy: Policy | None = None
     ) -> None:
         """Remember when the policy first reached 90% success (or normalised return); with
         ``policy`` (a periodic evaluation), keep it as best_policy.pt if it scored best so far."""
@@ -287,7 +287,7 @@ def demos_record(demos: TrajectoryDataset, config: TrainConfig) -> dict[str, Any
     return record
 
 
-def format_evaluation(result: dict[str, float]) -> str:
+def format_evaluation(result: dict[str, Any]) -> str:
     parts = [f"return {result['return_mean']:.3g} ± {result['return_std']:.2g}"]
     if "success_rate" in result:
         parts.insert(0, f"success {result['success_rate']:.1%} ± {result['success_se']:.1%}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -10,7 +11,7 @@ from diffil.data.collect import rollout
 from diffil.data.trajectory import TrajectoryDataset
 from diffil.envs.multitask import MultiTaskSpec
 from diffil.envs.registry import TaskSpec
-from diffil.eval.multitask import evaluate_per_task
+from diffil.eval.multitask import combine_task_results
 
 # The seed of final evaluations (and of `diffil eval`): every run of every method is scored on
 # the same episodes (on a maze: the same start/goal pairs).
@@ -31,9 +32,10 @@ def evaluate_policy(
     seed: int = FINAL_EVAL_SEED,
     progress: bool = False,
     num_envs: int = 1,
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """Mean and std of return (and success rate, normalised score, the task's own episode
-    metrics as ``<name>_mean``) over ``episodes`` episodes.
+    metrics as ``<name>_mean``) over ``episodes`` episodes, and each episode's return
+    (``episode_returns``, for intervals over episodes).
 
     The environment is seeded once with ``seed``, so different seeds give different episodes.
     ``num_envs`` > 1 plays that many episodes at a time in lockstep, the policy acting on their
@@ -42,10 +44,12 @@ def evaluate_policy(
     Evaluation environments use every start/goal cell regardless of a coverage variant.
     A multi-task ``task`` is evaluated per task (:mod:`diffil.eval.multitask`).
     """
-    if isinstance(task, MultiTaskSpec):
-        return evaluate_per_task(
-            task, policy, episodes, seed=seed, progress=progress, num_envs=num_envs
-        )
+    if isinstance(task, MultiTaskSpec):  # each task on its own (the same seed), and their mean
+        per_task = {
+            name: evaluate_policy(task.member(i), policy, episodes, seed, progress, num_envs)
+            for i, name in enumerate(task.task_names)
+        }
+        return combine_task_results(per_task)
     trajs = rollout(
         task,
         policy,
@@ -63,6 +67,7 @@ def evaluate_policy(
         "return_mean": float(returns.mean()),
         "return_std": float(returns.std()),
         "length_mean": float(dataset.statistics()["length_mean"]),
+        "episode_returns": [round(float(r), 4) for r in returns],
     }
     if task.success_key:
         success = np.array([bool(t.success) for t in trajs], dtype=float)

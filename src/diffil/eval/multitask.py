@@ -9,7 +9,7 @@ each task, and each task's own result under ``tasks``. Its learning curve (metri
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -18,28 +18,14 @@ from diffil.envs.multitask import MultiTaskSpec
 from diffil.envs.task import TaskSpec
 
 
-def evaluate_per_task(
-    task: MultiTaskSpec,
-    policy: Callable[[np.ndarray], np.ndarray],
-    episodes: int,
-    seed: int,
-    progress: bool = False,
-    num_envs: int = 1,
-) -> dict[str, Any]:
-    """``episodes`` episodes of every task (the same seed for each), and their mean."""
-    from diffil.eval.evaluate import evaluate_policy
-
-    per_task = {
-        name: evaluate_policy(
-            task.member(i), policy, episodes, seed=seed, progress=progress, num_envs=num_envs
-        )
-        for i, name in enumerate(task.task_names)
-    }
+def combine_task_results(per_task: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The mean over tasks of their evaluations (each of as many episodes), with each task's
+    own under ``tasks``."""
     results = list(per_task.values())
     means = np.array([r["return_mean"] for r in results])
     stds = np.array([r["return_std"] for r in results])
     combined: dict[str, Any] = {
-        "episodes": float(episodes * len(results)),
+        "episodes": float(sum(r["episodes"] for r in results)),
         "return_mean": float(means.mean()),
         # the spread of all episodes' returns together (equal counts per task)
         "return_std": float(np.sqrt(np.mean(stds**2 + means**2) - means.mean() ** 2)),
