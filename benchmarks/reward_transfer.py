@@ -62,14 +62,16 @@ def train_source(task: str, source: str, seed: int, where: Path, runs: Path, set
 
 def train_ppo(task: str, reward_run: Path | None, seed: int, runs: Path, sets: list[str]):
     """PPO from scratch on the frozen reward of ``reward_run`` (or the true reward if None)."""
+    mine = sets_for("ppo", sets)
     if reward_run is None:
         run = runs / f"{task}-ppo-on-true-s{seed}"
         args = ["ppo", "--task", task, "--seed", str(seed)]
     else:  # the source run's name carries its method and seed
         run = runs / f"{task}-ppo-on-{reward_run.name.removeprefix(f'{task}-')}"
         args = ["ppo", "--reward", str(reward_run), "--seed", str(seed)]
+        mine += [item.split(":", 1)[1] for item in sets if item.startswith("transfer:")]
     if final_success(run) is None:
-        args += [a for item in sets_for("ppo", sets) for a in ("--set", item)]
+        args += [a for item in mine for a in ("--set", item)]
         diffil_train(run, args, runs / f"{run.name}.log")
     return run
 
@@ -119,9 +121,9 @@ def main() -> None:
         default=None,
         help="Finished source runs to reuse (TASK-SOURCE-sS), e.g. benchmarks/runs/family.",
     )
-    add_set_option(
-        parser, per_method=True
-    )  # smiling:rl=ppo: a source's only; ppo:...: the learners'
+    # smiling:rl=ppo: a source's runs only; ppo:...: every learner's; transfer:...: the learners
+    # on a learned reward only (e.g. transfer:reward.model.reward_type=log_d)
+    add_set_option(parser, per_method=True)
     args = parser.parse_args()
     runs = args.runs or Path("benchmarks/runs") / (
         "reward-transfer" + (f"-{args.tag}" if args.tag else "")

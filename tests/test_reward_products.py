@@ -196,8 +196,9 @@ def test_sac_on_a_frozen_diffuser_irl_reward_sees_its_output_and_never_changes_i
     assert f"reward_source: {irl_run}" in (out / "config.yaml").read_text()
 
 
+@pytest.mark.parametrize("reward_type", [None, "log_d"])
 def test_ppo_on_a_frozen_airl_reward_sees_its_output_and_never_changes_it(
-    airl_run, tmp_path, monkeypatch
+    airl_run, tmp_path, monkeypatch, reward_type
 ):
     source = _frozen_state(airl_run)
     seen = []
@@ -221,11 +222,16 @@ def test_ppo_on_a_frozen_airl_reward_sees_its_output_and_never_changes_it(
 
     monkeypatch.setattr(OnlineTrainer, "reward_step", spy)
     out = tmp_path / "ppo"
-    train("ppo", TASK, reward=airl_run, steps=256, out=out, overrides=TINY_RL, progress=False)
+    form = {} if reward_type is None else {"reward": {"model": {"reward_type": reward_type}}}
+    overrides = {**TINY_RL, **form}
+    train("ppo", TASK, reward=airl_run, steps=256, out=out, overrides=overrides, progress=False)
     frozen = load_learned_reward(airl_run)
     assert len(seen) == 2
     for (obs, acts, nxt, ends), rewards in seen:  # AIRL: f = g + gamma (1 - done) h' - h
-        assert np.allclose(rewards.reshape(-1), frozen.rewards(obs, acts, nxt, ends), atol=1e-5)
+        f = frozen.rewards(obs, acts, nxt, ends)
+        # log_d: log D = log sigmoid(f) <= 0, the same discriminator read in another form
+        expected = f if reward_type is None else -np.logaddexp(0.0, -f)
+        assert np.allclose(rewards.reshape(-1), expected, atol=1e-5)
     after = _frozen_state(airl_run)
     assert all(torch.equal(source[k], after[k]) for k in source)
     saved = _frozen_state(out)
@@ -248,6 +254,9 @@ def test_bad_reward_runs_are_one_line_errors(irl_run, tmp_path, capsys, monkeypa
         "learns no reward": ["train", "ppo", "--reward", str(tmp_path / "d")],
         "not on 'pointmaze-medium'": [
             "train", "sac", "--reward", str(irl_run), "--task", "pointmaze-medium",
+        ],
+        "has no reward_type": [
+            "train", "sac", "--reward", str(irl_run), "--set", "reward.model.reward_type=log_d",
         ],
         "not a diffil run directory": ["reward-eval", str(tmp_path)],
     }  # fmt: skip

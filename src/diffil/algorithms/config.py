@@ -95,7 +95,8 @@ class TrainConfig:
         noise: reset-noise scale of the task variant (1 = the environment's default).
         coverage: fraction of the maze's free cells demonstrations start and end in (1 = all).
         reward_source: methods ``ppo``/``sac`` only: a run directory whose learned reward,
-            frozen, replaces the task's reward in training (``diffil train ppo --reward RUN``).
+            frozen, replaces the task's reward in training (``diffil train ppo --reward RUN``);
+            ``reward.model.reward_type`` then re-reads a discriminator's D in another form.
         diffuser, irl: the ``diffuser`` and ``diffuser-irl`` methods' settings (``irl.seed`` is
             replaced by ``seed``).
     """

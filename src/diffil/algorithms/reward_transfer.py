@@ -7,20 +7,30 @@ it sits above the reward models.
 
 from __future__ import annotations
 
+import dataclasses
 from os import PathLike
 from pathlib import Path
 
 import torch
 
 from diffil.errors import DiffilError
+from diffil.rewards.discriminator import REWARD_TYPES, DiscriminatorRewardModel
 from diffil.rewards.frozen import FrozenReward, LearnedReward, PlanRewardModel
 
 
-def load_learned_reward(run_dir: str | PathLike, task: str | None = None) -> LearnedReward:
+def load_learned_reward(
+    run_dir: str | PathLike, task: str | None = None, reward_type: str | None = None
+) -> LearnedReward:
     """The learned reward of the run in ``run_dir``, frozen.
 
+    ``reward_type`` (``airl``, ``gail`` or ``log_d``) re-reads a discriminator's D with another
+    reward form than its run used (None: the run's own). The form matters to a fresh learner
+    when episodes end on success: a reward that is positive near the goal pays for staying
+    near it without ending the episode, while ``log_d`` (log D <= 0) pays for ending it.
+
     One-line :class:`DiffilError` when ``run_dir`` does not exist, is not a run, learned no
-    reward (or has not saved one yet), or was trained on another task than ``task``.
+    reward (or has not saved one yet), was trained on another task than ``task``, or
+    ``reward_type`` is given for a reward that is not a discriminator's.
     """
     from diffil.algorithms.methods import get_method
     from diffil.runs.run_dir import RunDirectory
@@ -51,6 +61,8 @@ def load_learned_reward(run_dir: str | PathLike, task: str | None = None) -> Lea
             raise DiffilError(
                 f"the run has no {REWARD_FILE} yet", "finish it with `diffil train --resume`", path
             )
+        if reward_type is not None:
+            raise _no_reward_type(config.method, path)
         plan_reward = PlanReward.load(path / REWARD_FILE)
         inner: torch.nn.Module = PlanRewardModel(plan_reward)
         frozen = FrozenReward(inner, plan_reward.obs_dim, plan_reward.act_dim, obs_only=False)
@@ -58,5 +70,21 @@ def load_learned_reward(run_dir: str | PathLike, task: str | None = None) -> Lea
     from diffil.eval.reward_plots import load_run_reward_model
 
     model, scaler, _ = load_run_reward_model(path)
+    if reward_type is not None:
+        if not isinstance(model, DiscriminatorRewardModel):
+            raise _no_reward_type(config.method, path)
+        if reward_type not in REWARD_TYPES:
+            raise DiffilError(
+                f"unknown reward_type {reward_type!r}", f"use one of: {', '.join(REWARD_TYPES)}"
+            )
+        model.config = dataclasses.replace(model.config, reward_type=reward_type)
     frozen = FrozenReward(model, model.obs_dim, model.act_dim, obs_only=config.obs_only)
     return LearnedReward(frozen, scaler, config.task, config.method, path)
+
+
+def _no_reward_type(method: str, path: Path) -> DiffilError:
+    return DiffilError(
+        f"{method}'s reward has no reward_type: it is not a discriminator's",
+        "drop reward.model.reward_type (it applies to drail, gail, airl and diffail rewards)",
+        path,
+    )

@@ -331,8 +331,13 @@ class ImitationTrainer(Trainer):
         """The learned reward of run ``source`` (frozen) and the standardisation of its inputs."""
         from diffil.algorithms.reward_transfer import load_learned_reward
 
-        learned = load_learned_reward(source, task=self.config.task)
-        self.say(f"training on the frozen learned reward of {learned.method} run {source}")
+        model_settings = dict(self.config.reward.model)
+        reward_type = model_settings.pop("reward_type", None)  # None: the source run's form
+        learned = load_learned_reward(source, task=self.config.task, reward_type=reward_type)
+        form = f" read as {reward_type}" if reward_type else ""
+        self.say(f"training on the frozen learned reward of {learned.method} run {source}{form}")
+        if model_settings:
+            self.say(f"reward.model.{', '.join(model_settings)}: ignored (the reward is frozen)")
         scaler = learned.scaler or {
             "mean": [0.0] * self.task.obs_dim,
             "std": [1.0] * self.task.obs_dim,
