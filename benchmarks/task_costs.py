@@ -134,8 +134,10 @@ def main() -> None:
 
 
 def _jsonable(data: dict) -> dict:
+    """Nested dicts of numbers and arrays (an evaluation's per-episode returns) as JSON values."""
     return {
-        k: _jsonable(v) if isinstance(v, dict) else float(np.asarray(v)) for k, v in data.items()
+        k: _jsonable(v) if isinstance(v, dict) else np.asarray(v, dtype=float).tolist()
+        for k, v in data.items()
     }
 
 

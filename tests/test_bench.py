@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import yaml
 
+import diffil
 from diffil.algorithms.config import resolve_config
 from diffil.bench import load_suite, run_suite, shipped_suites
 from diffil.bench.cell import FAILED, RESUMED, REUSED, TRAINED
@@ -327,6 +328,19 @@ def test_shipped_suites_expand_to_stable_cells():
     assert job.demos == "/o/data/pointmaze-medium-cov0.25-noise1-act0.5-successful.hdf5"
 
 
+def test_demonstrations_can_come_from_another_reset_noise_than_training(tmp_path):
+    suite = load_suite("fetch-push").select(methods=["bc"], seeds=[0])
+    cells = {c.regime.name: c for c in suite.cells()}
+    job = job_for(cells["noise1.5"], suite, tmp_path)
+    # trained and evaluated at 1.5x, from demonstrations made at 1.0x (as the DRAIL paper's Push)
+    assert job.overrides["noise"] == 1.5 and job.demos.endswith("fetch-push-cov1-noise1.hdf5")
+    assert job_for(cells["noise1"], suite, tmp_path).demos == job.demos
+    sources = demo_sources(suite, [cells["noise1.5"]])
+    ensure_demonstrations(tmp_path, {source: 2 for source in sources}, say=lambda _: None)
+    dataset = diffil.load_dataset(job.demos)
+    assert len(dataset) == 2 and dataset.metadata["variant"]["noise"] == 1.0
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -334,6 +348,10 @@ def test_shipped_suites_expand_to_stable_cells():
         ("tasks: [pointmaze-umaze]\nmethods: [nope]\n", "unknown method 'nope'"),
         ("tasks: [hopper]\nmethods: [bc]\nregimes: [{name: a, coverage: 0.5}]\n", "maze tasks"),
         ("tasks: [hopper]\nmethods: [bc]\nregimes: [{name: a, demo_noise: 0.5}]\n", "scripted"),
+        (
+            "tasks: [hopper]\nmethods: [bc]\nregimes: [{name: a, demo_reset_noise: 1.5}]\n",
+            "scripted",
+        ),
         ("tasks: [pointmaze-umaze]\nmethods: [bc]\nbudget: {online: 1, gpu: 2}\n", "gpu"),
         ("tasks: [pointmaze-umaze]\n", "misses 'methods'"),
         ("[1, 2]\n", "a suite is a mapping"),

@@ -26,7 +26,7 @@ class DemoSource:
 
     task: str
     coverage: float
-    eval_noise: float
+    reset_noise: float  # the task variant's reset-noise scale the expert demonstrates at
     demo_noise: float
     successful_only: bool
 
@@ -35,14 +35,14 @@ class DemoSource:
         return cls(
             task,
             regime.coverage,
-            regime.eval_noise,
+            regime.demo_variant_noise,
             regime.demo_noise,
             regime.successful_only,
         )
 
     @property
     def file_name(self) -> str:
-        name = f"{task_file_stem(self.task)}-cov{self.coverage:g}-noise{self.eval_noise:g}"
+        name = f"{task_file_stem(self.task)}-cov{self.coverage:g}-noise{self.reset_noise:g}"
         if self.demo_noise > 0:
             name += f"-act{self.demo_noise:g}"
         if self.successful_only:
@@ -93,7 +93,7 @@ def ensure_demonstrations(
         path = folder / source.file_name
         if path.exists() and len(load_dataset(path)) >= episodes:
             continue
-        task = get_task(source.task, noise=source.eval_noise, coverage=source.coverage)
+        task = get_task(source.task, noise=source.reset_noise, coverage=source.coverage)
         # the demo options of issue 17 are passed only when a regime sets them
         options: dict[str, object] = {}
         if source.demo_noise > 0:

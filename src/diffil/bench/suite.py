@@ -17,6 +17,8 @@ A suite file looks like this (``src/diffil/configs/suites/*.yaml`` ship by name)
         demo_noise: 0.5        # std of Gaussian noise on every expert action (scripted experts)
         successful_only: true  # keep only demonstrations that succeed
         eval_noise: 1.0        # reset-noise scale, in training and evaluation alike
+        demo_reset_noise: 1.0  # reset-noise scale the demonstrations are made at (scripted
+                               # experts; default: eval_noise)
     overrides: {}              # config fields for every cell (never per method)
     report_per_task: false     # one report table per task and regime (default: per regime,
                                # pooling the tasks)
@@ -53,6 +55,9 @@ class Regime:
     demo_noise: float = 0.0
     successful_only: bool = False
     eval_noise: float = 1.0
+    # the reset-noise scale the scripted expert demonstrates at; None: eval_noise. Reference
+    # 000's Push study trains and evaluates at 1.0-2.0x from demonstrations made at 1.0x.
+    demo_reset_noise: float | None = None
 
     def validate(self, where: str) -> Regime:
         if not self.name or "/" in self.name or self.name.startswith("."):
@@ -61,14 +66,23 @@ class Regime:
             raise DiffilError(f"{where}: coverage must be in (0, 1]", "e.g. coverage: 0.5")
         if self.demos is not None and self.demos < 1:
             raise DiffilError(f"{where}: demos must be >= 1", "e.g. demos: 25")
-        if self.demo_noise < 0 or self.eval_noise < 0:
+        if self.demo_noise < 0 or self.eval_noise < 0 or (self.demo_reset_noise or 0) < 0:
             raise DiffilError(f"{where}: noise must be >= 0", "e.g. demo_noise: 0.5")
         return self
 
     @property
+    def demo_variant_noise(self) -> float:
+        """The reset-noise scale of the task variant the demonstrations are made on."""
+        return self.eval_noise if self.demo_reset_noise is None else self.demo_reset_noise
+
+    @property
     def makes_own_demos(self) -> bool:
         """The demonstrations differ from the plain scripted expert's (noise, filtering)."""
-        return self.demo_noise > 0 or self.successful_only
+        return (
+            self.demo_noise > 0
+            or self.successful_only
+            or self.demo_variant_noise != self.eval_noise
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -133,12 +147,13 @@ class Suite:
             for regime in self.regimes:
                 try:
                     spec.variant(noise=regime.eval_noise, coverage=regime.coverage)
+                    spec.variant(noise=regime.demo_variant_noise, coverage=regime.coverage)
                 except DiffilError as err:
                     raise DiffilError(f"{where}: regime {regime.name}: {err.what}") from None
                 if regime.makes_own_demos and not _has_scripted_expert(spec):
                     raise DiffilError(
-                        f"{where}: regime {regime.name}: demo_noise and successful_only need a "
-                        f"task with a scripted expert, not {task!r}",
+                        f"{where}: regime {regime.name}: demo_noise, successful_only and "
+                        f"demo_reset_noise need a task with a scripted expert, not {task!r}",
                         "drop them for this task",
                     )
         for label, value in (("online", self.budget.online), ("offline", self.budget.offline)):

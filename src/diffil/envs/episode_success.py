@@ -5,6 +5,10 @@ a car must still be on the road, unharmed, when time runs out), while diffil cou
 as successful if ``info["success"]`` is raised at any step (the mazes end on success). This
 wrapper reports ``info["success"] = False`` on every step but the last, and on the last step
 whatever ``judge(terminated, truncated, info)`` says, so both readings agree.
+
+:class:`EndOnSuccess` ends an episode (``terminated``) at the first step a success flag is raised,
+as the mazes do; demonstrations then stop where the task is done instead of idling to the time
+limit.
 """
 
 from __future__ import annotations
@@ -29,3 +33,15 @@ class EpisodeEndSuccess(gym.Wrapper):
         ended = terminated or truncated
         success = bool(self._judge(terminated, truncated, info)) if ended else False
         return obs, reward, terminated, truncated, {**info, "success": success}
+
+
+class EndOnSuccess(gym.Wrapper):
+    """``terminated = True`` at the first step where ``info[key]`` is true."""
+
+    def __init__(self, env: gym.Env, key: str = "is_success"):
+        super().__init__(env)
+        self._key = key
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        return obs, reward, terminated or bool(info.get(self._key, False)), truncated, info
