@@ -8,13 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from diffil.utils.provenance import RESULT_PACKAGES, machine, utc_now, versions
+from diffil.utils.provenance import RESULT_PACKAGES, machine, utc_now, versions, with_hand_notes
 
 RESULTS = Path(__file__).parent / "results"
-
-# Everything from this line on in a results file is written by hand (conditions, caveats, what
-# a run's log showed) and is carried over when the benchmark rewrites the file.
-HAND_NOTES = "<!-- notes by hand below: kept when this file is regenerated -->"
 
 
 def write_result(
@@ -40,8 +36,6 @@ def write_result(
     if notes:
         md += [notes.strip(), ""]
     path = RESULTS / f"{name}.md"
-    if path.is_file() and HAND_NOTES in (old := path.read_text()):
-        md += [HAND_NOTES + old.split(HAND_NOTES, 1)[1].rstrip("\n"), ""]
-    path.write_text("\n".join(md))
+    path.write_text(with_hand_notes(path, "\n".join(md)))
     (RESULTS / f"{name}.json").write_text(json.dumps({**header, **data}, indent=2, default=float))
     return path

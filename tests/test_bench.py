@@ -24,6 +24,7 @@ from diffil.bench.suite import Cell
 from diffil.cli import main
 from diffil.envs.registry import list_tasks
 from diffil.errors import DiffilError
+from diffil.utils.provenance import HAND_NOTES
 
 KILLED = "pointmaze-umaze/cov100/gail-s1"  # stopped after its checkpoint at 512 env steps
 BROKEN = "pointmaze-umaze/cov50/bc-s1"  # a run directory whose config.yaml is garbage
@@ -285,6 +286,12 @@ def test_a_per_task_report_has_one_table_per_task_with_run_seconds(tmp_path):
     assert levels["pointmaze-medium / default"]["rows"][0]["mean"]["value"] == pytest.approx(0.5)
     assert levels["pointmaze-umaze / default"]["rows"][0]["run_seconds"] == pytest.approx(3.0)
     assert "## pointmaze-medium / default" in report.markdown.read_text()
+    # notes written by hand below the marker survive the next report
+    md = report.markdown
+    md.write_text(md.read_text() + f"\n{HAND_NOTES}\n\nRan beside two other runs.\n")
+    again = build_report(tmp_path).markdown.read_text()
+    assert again.count("Ran beside two other runs.") == 1
+    assert again.index("## pointmaze-medium / default") < again.index(HAND_NOTES)
 
 
 def test_the_defaults_suite_runs_every_registered_task():

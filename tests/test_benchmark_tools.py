@@ -12,6 +12,7 @@ import pytest
 from benchmarks import learning_curves, report
 
 from diffil.envs.registry import get_task
+from diffil.utils.provenance import HAND_NOTES
 
 
 @pytest.fixture
@@ -23,14 +24,14 @@ def results_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_a_rewritten_result_keeps_the_notes_written_by_hand(results_dir: Path) -> None:
     path = report.write_result("bench", "Bench", "| a |\n|---|\n| 1 |", {"a": 1}, "generated")
-    path.write_text(path.read_text() + f"\n{report.HAND_NOTES}\n\nSeed 0 was resumed at 150k.\n")
+    path.write_text(path.read_text() + f"\n{HAND_NOTES}\n\nSeed 0 was resumed at 150k.\n")
 
     report.write_result("bench", "Bench", "| a |\n|---|\n| 2 |", {"a": 2}, "generated")
 
     text = path.read_text()
     assert "| 2 |" in text and "| 1 |" not in text
     assert text.count("Seed 0 was resumed at 150k.") == 1
-    assert text.index("generated") < text.index(report.HAND_NOTES)
+    assert text.index("generated") < text.index(HAND_NOTES)
     assert json.loads((results_dir / "bench.json").read_text())["a"] == 2
 
 
@@ -39,7 +40,7 @@ def test_a_result_without_notes_by_hand_is_rewritten_whole(results_dir: Path) ->
     report.write_result("bench", "Bench", "| a |\n|---|\n| 2 |", {}, "second notes")
     text = path.read_text()
     assert "first notes" not in text and "second notes" in text
-    assert report.HAND_NOTES not in text
+    assert HAND_NOTES not in text
 
 
 def write_run(run: Path, evaluations: dict[int, float], every: int = 1000) -> Path:

@@ -33,6 +33,8 @@ def test_maze_family_preset_applies_to_every_maze_and_nothing_else() -> None:
     family = preset("families", "maze")
     assert family["ppo"]["normalize_reward"] and family["bc_warm_start"]
     for task in list_tasks():
+        if get_task(task).family == "fetch":  # has its own family preset (below)
+            continue
         config = resolve_config("drail", task)
         in_family = get_task(task).family == "maze"
         for path, value in MAZE_FAMILY_SETTINGS.items():
@@ -70,3 +72,14 @@ def test_locomotion_family_puts_the_adversarial_methods_on_sac() -> None:
             assert resolve_config(method, task).rl == ("sac" if locomotion else "ppo"), task
     assert resolve_config("smiling", "hopper").rl == "sac"  # its own preset says so too
     assert resolve_config("drail", "hopper", {"rl": "ppo"}).rl == "ppo"  # --rl ppo still wins
+
+
+def test_fetch_family_preset_applies_to_fetch_tasks_for_every_ppo_method() -> None:
+    for method in ("drail", "gail", "airl"):
+        config = resolve_config(method, "fetch-push")
+        assert config.num_demos == 664 and config.bc_warm_start
+        assert (config.ppo.log_std_init, config.ppo.learning_rate) == (-1.5, 1e-4)
+    assert resolve_config("drail", "pointmaze-medium").ppo.log_std_init == 0.0
+    assert (
+        resolve_config("drail", "fetch-push", {"ppo": {"log_std_init": 0.0}}).ppo.log_std_init == 0
+    )

@@ -22,7 +22,7 @@ from diffil.bench.runner import RUNS_DIR
 from diffil.bench.stats import interval_estimate
 from diffil.envs.registry import get_task
 from diffil.errors import DiffilError
-from diffil.utils.provenance import machine, utc_now
+from diffil.utils.provenance import machine, utc_now, with_hand_notes
 
 BOOTSTRAP_REPS = 10_000
 BOOTSTRAP_SEED = 0
@@ -192,7 +192,7 @@ def build_report(bench_dir: str | Path, out: str | Path | None = None) -> Report
     md_path = html_path.with_suffix(".md")
     json_path = html_path.with_suffix(".json")
     json_path.write_text(json.dumps(data, indent=2, default=float))
-    md_path.write_text(render_markdown(data))
+    md_path.write_text(with_hand_notes(md_path, render_markdown(data)))
     html_path.write_text(render_html(data))
     return Report(html_path, md_path, json_path, data)
 

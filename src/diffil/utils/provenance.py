@@ -12,6 +12,18 @@ from pathlib import Path
 # the packages whose versions a recorded result names
 RESULT_PACKAGES = ("torch", "gymnasium", "gymnasium-robotics", "mujoco", "stable-baselines3")
 
+# Everything from this line on in a Markdown results file is written by hand (conditions, caveats,
+# what a run's log showed) and is carried over when the file is regenerated.
+HAND_NOTES = "<!-- notes by hand below: kept when this file is regenerated -->"
+
+
+def with_hand_notes(path: Path, text: str) -> str:
+    """``text`` followed by the notes by hand of the file at ``path`` (if it exists and has any)."""
+    if not path.is_file() or HAND_NOTES not in (old := path.read_text()):
+        return text
+    notes = HAND_NOTES + old.split(HAND_NOTES, 1)[1].rstrip("\n")
+    return text.rstrip("\n") + "\n\n" + notes + "\n"
+
 
 def machine() -> str:
     """CPU model, cores available to this process, OS and Python, in one line."""
