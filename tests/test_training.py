@@ -490,3 +490,22 @@ def test_a_preset_naming_an_unknown_method_is_a_one_line_error(monkeypatch):
     monkeypatch.setattr(config_module, "preset", with_typo)
     with pytest.raises(DiffilError, match=r"configs/tasks/hopper.yaml: unknown method\(s\) dral"):
         config_module.resolve_config("drail", "hopper")
+
+
+def test_eval_of_a_run_uses_the_variant_it_was_trained_on(tmp_path, monkeypatch):
+    import diffil.eval.evaluate as evaluate_module
+
+    out = tmp_path / "run"
+    overrides = {**TINY, "noise": 1.5, "bc": {"steps": 10}}
+    train("bc", "pointmaze-umaze", out=out, overrides=overrides, progress=False)
+    seen = []
+    real = evaluate_module.evaluate_policy
+
+    def spy(task, policy, episodes, **kwargs):
+        seen.append(task.variant_settings["noise"])
+        return real(task, policy, episodes, **kwargs)
+
+    monkeypatch.setattr(evaluate_module, "evaluate_policy", spy)
+    assert main(["eval", str(out), "--episodes", "1"]) == 0
+    assert main(["eval", str(out), "--episodes", "1", "--noise", "1"]) == 0
+    assert seen == [1.5, 1.0]  # the run's noise unless --noise says otherwise

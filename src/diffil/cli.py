@@ -510,6 +510,12 @@ def evaluate(
         raise DiffilError("the policy does not say which task it is for", "pass --task", run)
     # a gym: task comes back from the env spec its policy recorded (arguments, registration)
     env_spec = None if task else policy.metadata.get("env_spec")
+    if noise is None and not task:  # the variant the policy was trained on, unless told
+        noise = (policy.metadata.get("variant") or {}).get("noise")
+        if noise is not None and noise != 1.0:
+            console.print(
+                f"evaluating at the run's reset-noise scale {noise:g} (--noise to change)"
+            )
     spec = restore_task(name, env_spec, noise=noise)
     if (spec.obs_dim, spec.act_dim) != (policy.obs_dim, policy.act_dim):
         raise DiffilError(
