@@ -14,8 +14,8 @@ reported as ``info["success"]`` by :class:`~diffil.envs.episode_success.EpisodeE
 Reference 000's Push demonstrations end at success too (664 episodes, 20,311 pairs: about 31
 steps each in 60-step episodes). With episodes that ran on to the time limit, the scripted
 expert's demonstrations were about half standing still at the goal, and BC from 664 of them
-reached 36% success against 71% with demonstrations that end at success (seed 0, 100 episodes
-each, measured by hand on 2026-12-02).
+reached 36% success (judged at step 50) against 71% with demonstrations that end at success
+(judged at the goal; seed 0, 100 episodes each, measured by hand on 2026-12-02).
 
 The noise variant scales the ranges the block's start and the goal are drawn from (0.15 m around
 the gripper's start by default; the generalisation axis of the DRAIL paper's Push results,
