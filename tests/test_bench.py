@@ -377,7 +377,7 @@ def test_cli_bench_list_and_one_line_errors(capsys):
     assert "maze-generalisation" in capsys.readouterr().out
     assert main(["bench", "run", "nope"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("diffil: error: unknown suite 'nope'; choose from: defaults, locomotion")
+    assert err.startswith("diffil: error: unknown suite 'nope'; choose from: defaults, fetch-push")
     assert main(["bench", "run", "smoke", "--methods", "bc,drail"]) == 2
     assert capsys.readouterr().err.strip().endswith("choose from: bc, gail")
     assert main(["bench", "run", "smoke", "--tasks", "hopper"]) == 2
