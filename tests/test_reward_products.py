@@ -156,6 +156,30 @@ def test_cli_evaluates_exports_and_draws_a_diffuser_irl_run(irl_run, capsys):
     assert (irl_run / "reward_map.png").stat().st_size > 0
 
 
+def test_eval_of_a_planner_run_uses_the_variant_it_was_trained_on(tmp_path, monkeypatch):
+    import diffil.eval.evaluate as evaluate_module
+
+    _no_evaluation(monkeypatch)
+    out = tmp_path / "run"
+    train("diffuser", TASK, out=out, overrides={**TINY_PLANNER, "noise": 1.5}, progress=False)
+    seen = []
+
+    def spy(task, policy, episodes, **kwargs):
+        seen.append(task.variant_settings["noise"])
+        return {
+            "episodes": 1.0,
+            "return_mean": 0.0,
+            "return_std": 0.0,
+            "success_rate": 0.0,
+            "success_se": 0.0,
+        }
+
+    monkeypatch.setattr(evaluate_module, "evaluate_policy", spy)
+    assert main(["eval", str(out), "--episodes", "1"]) == 0
+    assert main(["eval", str(out), "--episodes", "1", "--noise", "1"]) == 0
+    assert seen == [1.5, 1.0]  # the run's noise unless --noise says otherwise
+
+
 def test_methods_lists_diffuser_and_diffuser_irl(capsys):
     assert main(["methods"]) == 0
     names = capsys.readouterr().out

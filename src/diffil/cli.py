@@ -480,7 +480,12 @@ def _load_policy(path: Path):
     help="Environments played in lockstep, the policy acting on their batch (faster for "
     "diffusion and flow policies; draws other episodes than 1).",
 )
-@noise_option
+@click.option(
+    "--noise",
+    type=float,
+    default=None,
+    help="Reset-noise scale of the task variant (default: the run's own; 1 = the task's default).",
+)
 @sampler_option
 @sample_steps_option
 def evaluate(
@@ -510,12 +515,7 @@ def evaluate(
         raise DiffilError("the policy does not say which task it is for", "pass --task", run)
     # a gym: task comes back from the env spec its policy recorded (arguments, registration)
     env_spec = None if task else policy.metadata.get("env_spec")
-    if noise is None and not task:  # the variant the policy was trained on, unless told
-        noise = (policy.metadata.get("variant") or {}).get("noise")
-        if noise is not None and noise != 1.0:
-            console.print(
-                f"evaluating at the run's reset-noise scale {noise:g} (--noise to change)"
-            )
+    noise = _variant_noise(noise, task, (policy.metadata.get("variant") or {}).get("noise"))
     spec = restore_task(name, env_spec, noise=noise)
     if (spec.obs_dim, spec.act_dim) != (policy.obs_dim, policy.act_dim):
         raise DiffilError(
@@ -528,6 +528,18 @@ def evaluate(
     for member, own in result.get("tasks", {}).items():  # a multi-task policy: each task, mean
         console.print(f"{member}: " + format_evaluation(own))
     console.print(f"{name}: " + format_evaluation(result))
+
+
+def _variant_noise(noise: float | None, task: str | None, recorded: float | None) -> float | None:
+    """The reset-noise scale to evaluate at: ``--noise`` if given, else the run's own variant.
+
+    With ``--task`` (another task than the run's), the task's default variant.
+    """
+    if noise is not None or task:
+        return noise
+    if recorded is not None and recorded != 1.0:
+        console.print(f"evaluating at the run's reset-noise scale {recorded:g} (--noise to change)")
+    return recorded
 
 
 def _planner_run(run: Path) -> bool:
@@ -548,9 +560,10 @@ def _evaluate_planner(
     from diffil.eval.evaluate import evaluate_policy
     from diffil.runs.run_dir import RunDirectory
 
-    name = task or RunDirectory.open(run).read_config().task
+    config = RunDirectory.open(run).read_config()
+    name = task or config.task
     planner = make_planner(run)
-    spec = get_task(name, noise=noise)
+    spec = get_task(name, noise=_variant_noise(noise, task, config.noise))
     if spec.obs_dim != planner.diffuser.obs_dim or spec.act_dim != planner.diffuser.act_dim:
         raise DiffilError(
             f"the planner's dims do not match task {name!r}", "pass the run's own task", run
