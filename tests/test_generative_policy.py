@@ -280,8 +280,8 @@ def test_diffusion_policy_run_resumes_evaluates_and_exports(tmp_path, capsys, mo
 
     from diffil.algorithms.offline import GenerativePolicyTrainer
     from diffil.algorithms.run import train
-    from diffil.algorithms.trainer import TrainingInterrupted
     from diffil.cli import main
+    from diffil.errors import TrainingInterrupted
 
     out = tmp_path / "dp"
     original = GenerativePolicyTrainer.train_step

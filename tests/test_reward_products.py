@@ -13,8 +13,9 @@ import torch
 from diffil.algorithms import planning
 from diffil.algorithms.reward_transfer import load_learned_reward
 from diffil.algorithms.run import train
-from diffil.algorithms.trainer import OnlineTrainer, TrainingInterrupted
+from diffil.algorithms.trainer import OnlineTrainer
 from diffil.cli import main
+from diffil.errors import TrainingInterrupted
 from diffil.eval.reward_metrics import erc, learned_reward, maze_coverage, task_reward
 from diffil.planning import Diffuser, PlanReward
 from diffil.rl.sac import RelabelingReplayBuffer

@@ -16,9 +16,9 @@ import pytest
 import torch
 
 from diffil.algorithms.run import train
-from diffil.algorithms.trainer import OnlineTrainer, TrainingInterrupted
+from diffil.algorithms.trainer import OnlineTrainer
 from diffil.cli import main
-from diffil.errors import DiffilError
+from diffil.errors import DiffilError, TrainingInterrupted
 from diffil.policy import Policy
 
 TINY = {

@@ -503,8 +503,7 @@ def evaluate(
     For a diffuser or diffuser-irl run, the re-planning planner (its Diffuser, guided by its
     learned reward) is evaluated (on one environment).
     """
-    from diffil.algorithms.trainer import format_evaluation
-    from diffil.eval.evaluate import evaluate_policy
+    from diffil.eval.evaluate import evaluate_policy, format_evaluation
 
     if _planner_run(run):
         _evaluate_planner(run, episodes, seed, task, noise)
@@ -556,8 +555,7 @@ def _evaluate_planner(
     run: Path, episodes: int, seed: int, task: str | None, noise: float | None
 ) -> None:
     from diffil.algorithms.planning import make_planner
-    from diffil.algorithms.trainer import format_evaluation
-    from diffil.eval.evaluate import evaluate_policy
+    from diffil.eval.evaluate import evaluate_policy, format_evaluation
     from diffil.runs.run_dir import RunDirectory
 
     config = RunDirectory.open(run).read_config()
@@ -741,7 +739,7 @@ def expert_train(
 @click.option("--seed", type=int, default=10_000, show_default=True)
 def expert_eval(run: Path, episodes: int, seed: int) -> None:
     """Evaluate the expert RUN (a run directory, meaning its best.pt, or a policy file)."""
-    from diffil.algorithms.trainer import format_evaluation
+    from diffil.eval.evaluate import format_evaluation
     from diffil.experts.rl_expert import evaluate_expert
 
     expert, result = evaluate_expert(run, episodes=episodes, seed=seed, progress=True)

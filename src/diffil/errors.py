@@ -36,6 +36,13 @@ class DiffilError(Exception):
         return self
 
 
+class TrainingInterrupted(DiffilError):
+    """Training stopped by Ctrl-C or SIGTERM after saving a checkpoint; the message says how to
+    resume. Exits 130, as an interrupted shell command does."""
+
+    exit_code = 130
+
+
 def describe(exc: BaseException, limit: int = 160) -> str:
     """``<type>: <first line of the message>`` of an exception, e.g. ``zlib.error: ...``."""
     kind = type(exc)

@@ -39,8 +39,13 @@ from diffil.data.trajectory import TrajectoryDataset, Transitions
 from diffil.envs.gymnasium_tasks import GYM_PREFIX
 from diffil.envs.multitask import MultiTaskSpec
 from diffil.envs.registry import TaskSpec, get_task
-from diffil.errors import DiffilError
-from diffil.eval.evaluate import FINAL_EVAL_SEED, evaluate_policy, periodic_eval_seed
+from diffil.errors import DiffilError, TrainingInterrupted
+from diffil.eval.evaluate import (
+    FINAL_EVAL_SEED,
+    evaluate_policy,
+    format_evaluation,
+    periodic_eval_seed,
+)
 from diffil.eval.multitask import curve_columns, per_task_summary
 from diffil.policy import Policy
 from diffil.rewards import RewardModel, TransitionBatch, make_reward_model
@@ -50,12 +55,9 @@ from diffil.rl.ppo import make_ppo, make_vec_env, wrap_for_training
 from diffil.rl.recorder import TransitionRecorder
 from diffil.rl.return_scaling import ReturnScaler
 from diffil.runs.run_dir import RunDirectory
+from diffil.utils.device import resolve_device
 
 DEMOS_FILE = "demos.hdf5"
-
-
-class TrainingInterrupted(DiffilError):
-    exit_code = 130
 
 
 @dataclass
@@ -65,15 +67,6 @@ class TrainResult:
     evaluation: dict[str, Any]
     env_steps: int
     seconds: float
-
-
-def resolve_device(name: str) -> torch.device:
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise DiffilError("CUDA was requested but no GPU is available", "use --device cpu")
-    try:
-        return torch.device(name)
-    except RuntimeError:
-        raise DiffilError(f"unknown device {name!r}", "use cpu, cuda or cuda:N") from None
 
 
 def load_demonstrations(
@@ -285,15 +278,6 @@ def demos_record(demos: TrajectoryDataset, config: TrainConfig) -> dict[str, Any
     }
     record.update({k: meta[k] for k in DEMOS_RECORD_KEYS if meta.get(k) is not None})
     return record
-
-
-def format_evaluation(result: dict[str, Any]) -> str:
-    parts = [f"return {result['return_mean']:.3g} ± {result['return_std']:.2g}"]
-    if "success_rate" in result:
-        parts.insert(0, f"success {result['success_rate']:.1%} ± {result['success_se']:.1%}")
-    if "normalized_return" in result:
-        parts.append(f"normalised {result['normalized_return']:.3f}")
-    return ", ".join(parts) + f" ({int(result['episodes'])} episodes)"
 
 
 class ImitationTrainer(Trainer):

@@ -84,7 +84,7 @@ def run_cell(job: CellJob) -> CellOutcome:
     """Train ``job`` into its directory, or resume it there; the outcome says which, or why it
     failed (one line)."""
     from diffil.algorithms.run import train
-    from diffil.algorithms.trainer import TrainingInterrupted
+    from diffil.errors import TrainingInterrupted
     from diffil.runs.run_dir import CONFIG
 
     use_one_thread()

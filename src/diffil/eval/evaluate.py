@@ -81,3 +81,13 @@ def evaluate_policy(
     if task.reference is not None and task.family != "maze":
         result["normalized_return"] = float(task.normalized_score(returns.mean()))
     return result
+
+
+def format_evaluation(result: dict[str, Any]) -> str:
+    """One line of an evaluation's figures: success, return, normalised return, episodes."""
+    parts = [f"return {result['return_mean']:.3g} ± {result['return_std']:.2g}"]
+    if "success_rate" in result:
+        parts.insert(0, f"success {result['success_rate']:.1%} ± {result['success_se']:.1%}")
+    if "normalized_return" in result:
+        parts.append(f"normalised {result['normalized_return']:.3f}")
+    return ", ".join(parts) + f" ({int(result['episodes'])} episodes)"

@@ -22,22 +22,9 @@ import torch
 
 from diffil.errors import DiffilError
 from diffil.rewards import RewardModel, TransitionBatch, make_reward_model
+from diffil.rewards.normalization import scale_obs
 
-__all__ = ["load_run_reward_model", "plot_maze_reward", "reward_surface", "scale_obs"]
-
-
-def scale_obs(scaler: Mapping[str, Any] | Any | None, obs: np.ndarray) -> np.ndarray:
-    """``(obs - mean) / std`` with a scaler dict ``{"mean", "std"}`` (or an object with those
-    attributes, such as the trainer's ``ObservationScaler``); ``obs`` unchanged for None."""
-    if scaler is None:
-        return obs
-    if isinstance(scaler, Mapping):
-        mean, std = scaler["mean"], scaler["std"]
-    else:
-        mean, std = scaler.mean, scaler.std
-    mean = np.asarray(mean, dtype=np.float32)
-    std = np.maximum(np.asarray(std, dtype=np.float32), 1e-3)  # the trainer's floor
-    return (obs - mean) / std
+__all__ = ["load_run_reward_model", "plot_maze_reward", "reward_surface"]
 
 
 def reward_surface(

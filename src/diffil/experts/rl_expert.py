@@ -45,17 +45,17 @@ from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 from torch import nn
 
 from diffil.algorithms.config import deep_merge, from_dict
-from diffil.algorithms.trainer import TrainingInterrupted, format_evaluation, resolve_device
 from diffil.envs.registry import TaskSpec, get_task
 from diffil.envs.task import task_file_stem
-from diffil.errors import DiffilError, reading, require_positive
-from diffil.eval.evaluate import evaluate_policy
+from diffil.errors import DiffilError, TrainingInterrupted, reading, require_positive
+from diffil.eval.evaluate import evaluate_policy, format_evaluation
 from diffil.experts.noise import add_action_noise, check_action_noise
 from diffil.policy import Policy, PolicyNetwork, describe_modules
 from diffil.rl import silence_sb3_logger
 from diffil.rl.ppo import ACTIVATIONS, PPOConfig, make_ppo, make_vec_env
 from diffil.rl.replay_buffer import CompactReplayBuffer
 from diffil.runs.run_dir import RunDirectory
+from diffil.utils.device import resolve_device
 
 ALGOS = ("sac", "td3", "ppo")
 OFF_POLICY = ("sac", "td3")

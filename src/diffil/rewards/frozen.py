@@ -28,6 +28,7 @@ from torch import Tensor
 from diffil.diffusion.rng import GeneratorLike
 from diffil.rewards.base import RewardModel, RewardModelConfig
 from diffil.rewards.batch import TransitionBatch
+from diffil.rewards.normalization import scale_obs
 
 
 class FrozenReward(RewardModel):
@@ -96,8 +97,6 @@ class LearnedReward:
     ) -> np.ndarray:
         """Rewards (N,) of raw transitions, as the learner gets them (``dones`` ends episodes:
         AIRL then leaves out gamma h(s'); None = no step ends one)."""
-        from diffil.eval.reward_plots import scale_obs
-
         obs = np.asarray(obs, dtype=np.float32)
         acts = np.asarray(acts, dtype=np.float32).reshape(len(obs), -1)
         batch = TransitionBatch.from_numpy(

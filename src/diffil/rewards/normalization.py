@@ -1,7 +1,12 @@
-"""Running mean and variance kept as buffers (so they are saved in ``state_dict``)."""
+"""Normalisation of reward-model inputs and outputs: running mean and variance kept as buffers
+(so they are saved in ``state_dict``), and the observation scaling a run recorded."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -51,3 +56,17 @@ class RunningMeanStd(nn.Module):
         mean = self.mean.to(x.dtype)
         std = (self.var + eps).sqrt().to(x.dtype)
         return (x - mean) / std
+
+
+def scale_obs(scaler: Mapping[str, Any] | Any | None, obs: np.ndarray) -> np.ndarray:
+    """``(obs - mean) / std`` with a scaler dict ``{"mean", "std"}`` (or an object with those
+    attributes, such as the trainer's ``ObservationScaler``); ``obs`` unchanged for None."""
+    if scaler is None:
+        return obs
+    if isinstance(scaler, Mapping):
+        mean, std = scaler["mean"], scaler["std"]
+    else:
+        mean, std = scaler.mean, scaler.std
+    mean = np.asarray(mean, dtype=np.float32)
+    std = np.maximum(np.asarray(std, dtype=np.float32), 1e-3)  # the trainer's floor
+    return (obs - mean) / std
