@@ -49,11 +49,11 @@ import torch
 
 from benchmarks.report import write_result
 from diffil.algorithms.planning import make_planner
-from diffil.data.collect import collect_exploration
 from diffil.data.trajectory import Trajectory, TrajectoryDataset
 from diffil.envs.maze import MazeLayout, flatten_goal_observation
 from diffil.envs.registry import get_task
 from diffil.eval.reward_metrics import erc
+from diffil.experts.collect import collect_exploration
 from diffil.planning import (
     Diffuser,
     DiffuserConfig,

@@ -163,7 +163,7 @@ def held_out(task: str, args: argparse.Namespace) -> TrajectoryDataset:
     """Demonstrations no cell trained on."""
     demos = demos_path(task, args.data_dir)
     if demos is None:
-        from diffil.data.collect import collect_demonstrations
+        from diffil.experts.collect import collect_demonstrations
 
         return collect_demonstrations(task, 20, seed=555_555)
     data = load_dataset(demos, task=task)

@@ -33,10 +33,11 @@ import torch
 from benchmarks.report import write_result
 from diffil.algorithms.config import resolve_config
 from diffil.algorithms.trainer import ObservationScaler
-from diffil.data.collect import collect_demonstrations, rollout
+from diffil.data.collect import rollout
 from diffil.data.trajectory import TrajectoryDataset, Transitions
 from diffil.envs.registry import get_task
 from diffil.experts import make_expert
+from diffil.experts.collect import collect_demonstrations
 from diffil.rewards import DrailRewardModel, TransitionBatch, make_reward_model
 from diffil.rewards.discriminator import reward_from_logits
 

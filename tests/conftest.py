@@ -15,7 +15,7 @@ torch.set_num_threads(1)
 
 @pytest.fixture(scope="session")
 def umaze_demos():
-    from diffil.data.collect import collect_demonstrations
+    from diffil.experts.collect import collect_demonstrations
 
     return collect_demonstrations("pointmaze-umaze", episodes=6, seed=3)
 

@@ -254,7 +254,7 @@ def test_dict_demonstrations_for_a_flat_task_say_so(tiny_demos, capsys):
 
 
 def test_register_task_makes_a_factory_usable_by_name(tiny_module, tmp_path, clean_registry):
-    from diffil.data.collect import collect_demonstrations
+    from diffil.experts.collect import collect_demonstrations
 
     def make_env():  # the user's own wrappers: a flat (desired_goal, observation) vector
         env = gym.wrappers.FilterObservation(gym.make(TINY_ID), ["observation", "desired_goal"])

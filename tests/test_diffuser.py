@@ -10,9 +10,10 @@ import pytest
 import torch
 from torch import nn
 
-from diffil.data.collect import collect_exploration, rollout
+from diffil.data.collect import rollout
 from diffil.envs.maze import MazeLayout
 from diffil.envs.registry import get_task
+from diffil.experts.collect import collect_exploration
 from diffil.planning import (
     Diffuser,
     DiffuserConfig,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from diffil.data.collect import collect_demonstrations
 from diffil.envs import get_task
 from diffil.envs.maze import MazeLayout
 from diffil.experts import MazeExpertConfig, MazeWaypointExpert
+from diffil.experts.collect import collect_demonstrations
 
 
 @pytest.mark.parametrize("task", ["pointmaze-umaze", "pointmaze-medium", "pointmaze-large"])

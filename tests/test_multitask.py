@@ -14,10 +14,10 @@ from diffil.algorithms.config import resolve_config
 from diffil.algorithms.multitask import merge_task_datasets
 from diffil.algorithms.run import train
 from diffil.cli import main
-from diffil.data.collect import collect_demonstrations
 from diffil.envs.multitask import MultiTaskSpec, task_ids, with_task_id
 from diffil.envs.registry import get_task
 from diffil.errors import DiffilError
+from diffil.experts.collect import collect_demonstrations
 from diffil.policy import Policy, export_policy
 from diffil.rl.ppo import make_vec_env
 

@@ -13,12 +13,12 @@ import pytest
 import diffil.algorithms.trainer as trainer_module
 from diffil.algorithms.run import train
 from diffil.cli import main
-from diffil.data.collect import MAX_ATTEMPTS_PER_EPISODE, collect_demonstrations
 from diffil.envs.maze import MazeLayout
 from diffil.envs.registry import get_task
 from diffil.errors import DiffilError
 from diffil.eval.evaluate import FINAL_EVAL_SEED, periodic_eval_seed
 from diffil.experts import make_expert
+from diffil.experts.collect import MAX_ATTEMPTS_PER_EPISODE, collect_demonstrations
 from diffil.experts.noise import NoisyPolicy
 from diffil.policy import Policy
 

@@ -8,10 +8,10 @@ import sys
 import numpy as np
 import pytest
 
-from diffil.data.collect import collect_demonstrations
 from diffil.envs import get_task, list_tasks
 from diffil.envs.maze import MazeLayout
 from diffil.errors import DiffilError
+from diffil.experts.collect import collect_demonstrations
 
 
 def test_builtin_tasks_and_dims():

@@ -99,9 +99,9 @@ def test_learned_reward_of_a_run_is_its_shaped_airl_reward_on_standardised_input
     import torch
 
     from diffil.algorithms.run import train
-    from diffil.data.collect import collect_demonstrations
     from diffil.eval.reward_metrics import learned_reward
     from diffil.eval.reward_plots import load_run_reward_model
+    from diffil.experts.collect import collect_demonstrations
 
     tiny = {
         "n_envs": 2, "num_demos": 5, "eval": {"every": 10_000, "episodes": 1, "final_episodes": 1},

@@ -8,12 +8,12 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from diffil.data.collect import COLLECT_MODES, collect_demonstrations, collect_exploration
 from diffil.data.io import check_writable, load_dataset, save_dataset
 from diffil.data.trajectory import TrajectoryDataset
 from diffil.envs.registry import TaskSpec, get_task
 from diffil.errors import DiffilError
 from diffil.eval.plots import plot_dataset
+from diffil.experts.collect import COLLECT_MODES, collect_demonstrations, collect_exploration
 from diffil.experts.rl_expert import train_expert  # noqa: F401  (part of the Python API)
 from diffil.planning.augment import AugmentConfig, AugmentReport, augment_dataset
 
@@ -42,11 +42,11 @@ def collect(
 
     ``mode="explore"`` (mazes) instead makes ``steps`` steps of reward-agnostic data without
     resets, optionally cut into ``segment_length``-step pieces (see
-    :func:`diffil.data.collect.collect_exploration`; ``action_noise`` defaults to 0.5 there).
+    :func:`diffil.experts.collect.collect_exploration`; ``action_noise`` defaults to 0.5 there).
 
     ``action_noise`` (expert mode: default 0) is the std of Gaussian noise on every expert
     action, as a fraction of half the action range; ``successful_only`` keeps successful
-    episodes only (see :func:`diffil.data.collect.collect_demonstrations`).
+    episodes only (see :func:`diffil.experts.collect.collect_demonstrations`).
     """
     from diffil.experts import make_expert
     from diffil.experts.noise import check_action_noise

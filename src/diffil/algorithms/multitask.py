@@ -98,8 +98,8 @@ def multitask_demonstrations(spec: MultiTaskSpec, config: TrainConfig) -> Trajec
     """``config.num_demos`` demonstrations of each task (shipped, else its scripted expert's),
     tagged and merged."""
     from diffil.algorithms.run import _default_demonstrations
-    from diffil.data.collect import collect_demonstrations
     from diffil.data.io import load_dataset
+    from diffil.experts.collect import collect_demonstrations
 
     datasets = []
     for task in spec.members:

@@ -24,11 +24,11 @@ import numpy as np
 import torch
 
 from diffil.algorithms.trainer import Trainer, TrainResult
-from diffil.data.collect import collect_exploration
 from diffil.data.io import load_dataset, save_dataset
 from diffil.data.trajectory import TrajectoryDataset
 from diffil.errors import DiffilError
 from diffil.eval.evaluate import evaluate_policy, format_evaluation
+from diffil.experts.collect import collect_exploration
 from diffil.planning.diffuser import Diffuser, DiffuserConfig, diffuser_optimizer, train_diffuser
 from diffil.planning.irl import (
     DiffuserIRLConfig,

@@ -33,7 +33,6 @@ from stable_baselines3.common.vec_env import VecNormalize
 from diffil.algorithms.config import TrainConfig
 from diffil.algorithms.methods import Method, get_method
 from diffil.algorithms.multitask import multitask_demonstrations
-from diffil.data.collect import collect_demonstrations
 from diffil.data.io import load_dataset, save_dataset
 from diffil.data.trajectory import TrajectoryDataset, Transitions
 from diffil.envs.gymnasium_tasks import GYM_PREFIX
@@ -47,6 +46,7 @@ from diffil.eval.evaluate import (
     periodic_eval_seed,
 )
 from diffil.eval.multitask import curve_columns, per_task_summary
+from diffil.experts.collect import collect_demonstrations
 from diffil.policy import Policy
 from diffil.rewards import RewardModel, TransitionBatch, make_reward_model
 from diffil.rl import silence_sb3_logger

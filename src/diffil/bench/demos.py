@@ -83,9 +83,9 @@ def ensure_demonstrations(
     out: Path, sources: dict[DemoSource, int], say: Callable[[str], None] = print
 ) -> None:
     """Collect each missing dataset (or one with too few episodes) under ``out/data``."""
-    from diffil.data.collect import collect_demonstrations
     from diffil.data.io import load_dataset, save_dataset
     from diffil.envs.registry import get_task
+    from diffil.experts.collect import collect_demonstrations
 
     folder = out / DATA_DIR
     folder.mkdir(parents=True, exist_ok=True)

@@ -172,7 +172,7 @@ def maze_coverage(
 ) -> list[Trajectory]:
     """A coverage set for maze rewards: ``pieces`` consecutive ``piece_steps``-step pieces of
     reward-agnostic exploration (random targets; the goal dims are the current target)."""
-    from diffil.data.collect import collect_exploration
+    from diffil.experts.collect import collect_exploration
 
     data = collect_exploration(task, pieces * piece_steps, seed=seed, segment_length=piece_steps)
     return list(data.trajectories)

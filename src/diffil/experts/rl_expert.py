@@ -12,7 +12,7 @@
 
 Both policies are :class:`diffil.policy.Policy` files. :func:`load_expert` turns one (or a run
 directory, which means its ``best.pt``) into an ``obs -> action`` callable for
-:func:`diffil.data.collect.collect_demonstrations`, which records where it came from.
+:func:`diffil.experts.collect.collect_demonstrations`, which records where it came from.
 
 Checkpoints, evaluations and Ctrl-C are handled at the start of a rollout, where the model, its
 replay buffer and the step counter agree (every step for SAC/TD3, every ``n_steps`` for PPO).

@@ -4,7 +4,7 @@ The plan's state is the observation's ``state_dims`` (the Diffuser's config; all
 observation by default). On PointMaze the flat observation is ``(x, y, vx, vy, gx, gy)``, so by
 default the goal is part of every planned state: it is inpainted at step 0 with the rest of the
 start state, and a Diffuser trained on exploration data (whose goal part is the explorer's
-current target, see :func:`diffil.data.collect.collect_exploration`) plans towards it. Passing
+current target, see :func:`diffil.experts.collect.collect_exploration`) plans towards it. Passing
 ``goal=maze_goal_state`` also inpaints "at rest on the goal" into the last step, as Janner et
 al. do on maze2d; with ``state_dims=(0, 1, 2, 3)`` the plan leaves the goal out entirely and only
 inpainting or a reward guide steers it.

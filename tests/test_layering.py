@@ -1,0 +1,47 @@
+"""Imports run one way: the lower layers (data, envs, diffusion, rewards, rl) import nothing from
+the layers built on them (algorithms, planning, eval, experts, api, cli, bench), not even inside
+a function. Read from the source, so it costs no imports."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import diffil
+
+PACKAGE = Path(diffil.__file__).parent
+LOWER = ("data", "envs", "diffusion", "rewards", "rl")
+UPPER = ("algorithms", "planning", "eval", "experts", "api", "cli", "bench", "generative")
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """Every diffil module a file imports, at any depth (relative imports resolved)."""
+    package = ".".join(("diffil", *path.relative_to(PACKAGE).parent.parts))
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                found.add(".".join([*base, *([node.module] if node.module else [])]))
+            else:
+                found.add(node.module or "")
+    return {name for name in found if name.startswith("diffil.")}
+
+
+def test_lower_layers_import_nothing_from_the_layers_above():
+    wrong = []
+    for layer in LOWER:
+        for path in sorted((PACKAGE / layer).rglob("*.py")):
+            for name in _imported_modules(path):
+                if name.split(".")[1] in UPPER:
+                    wrong.append(f"{path.relative_to(PACKAGE)} imports {name}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_scan_sees_imports_at_every_depth():
+    module = PACKAGE / "data" / "collect.py"
+    assert "diffil.utils.progress" in _imported_modules(module)  # a top-level import
+    assert "diffil.eval.evaluate" in _imported_modules(PACKAGE / "experts" / "rl_expert.py")
+    assert _imported_modules(PACKAGE / "cli.py") >= {"diffil.eval.evaluate"}  # inside functions
