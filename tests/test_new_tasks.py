@@ -1,4 +1,5 @@
-"""The manipulation and driving tasks: fetch-push (and its MuJoCo shim), highway, merge."""
+"""The manipulation and driving tasks: fetch-push and fetch-pick-and-place (and their MuJoCo
+shim), highway, merge."""
 
 from __future__ import annotations
 
@@ -39,11 +40,14 @@ def test_shim_makes_fetch_work_on_the_installed_mujoco(monkeypatch):
         )
 
 
-# --- fetch-push ------------------------------------------------------------------------------
+# --- fetch-push, fetch-pick-and-place ----------------------------------------------------------
+
+FETCH_TASKS = ["fetch-push", "fetch-pick-and-place"]
 
 
-def test_fetch_push_steps_and_judges_success_at_the_end():
-    task = get_task("fetch-push")
+@pytest.mark.parametrize("name", FETCH_TASKS)
+def test_fetch_task_steps_and_judges_success_at_the_end(name):
+    task = get_task(name)
     assert (task.obs_dim, task.act_dim) == (28, 4) and task.success_key == "success"
     env = task.make_env(seed=0)
     obs, _ = env.reset(seed=0)
@@ -59,18 +63,20 @@ def test_fetch_push_steps_and_judges_success_at_the_end():
     assert info["success"] == bool(info["is_success"]) and reward in (-1.0, 0.0)
 
 
-def test_fetch_push_expert_succeeds_and_the_episode_ends_there():
-    task = get_task("fetch-push")
+@pytest.mark.parametrize("name", FETCH_TASKS)
+def test_fetch_expert_succeeds_and_the_episode_ends_there(name):
+    task = get_task(name)
     assert has_scripted_expert(task)
     result = evaluate_policy(task, make_expert(task), episodes=4, seed=0)
-    assert result["success_rate"] >= 3 / 4  # 100% over 100 episodes (task_costs.md)
+    assert result["success_rate"] >= 3 / 4  # 100% over 100 episodes each (task_costs.md)
     # the episode ends at the first step with the block within 5 cm (reference 000's Push demos
     # end there too), not at the time limit
     assert result["length_mean"] < 50
 
 
-def test_fetch_push_episode_is_terminated_on_success():
-    task = get_task("fetch-push")
+@pytest.mark.parametrize("name", FETCH_TASKS)
+def test_fetch_episode_is_terminated_on_success(name):
+    task = get_task(name)
     env, expert = task.make_env(seed=0), make_expert(task)
     obs, _ = env.reset(seed=3)
     for _ in range(50):
@@ -79,6 +85,24 @@ def test_fetch_push_episode_is_terminated_on_success():
             break
     env.close()
     assert terminated and not truncated and info["is_success"] and info["success"] is True
+
+
+def test_pick_and_place_expert_lifts_the_block_to_a_goal_in_the_air():
+    task = get_task("fetch-pick-and-place")
+    env, expert = task.make_env(seed=0), make_expert(task)
+    obs, _ = env.reset(seed=1)
+    table_height = obs[5]
+    assert obs[27] > table_height + 0.3  # this reset's goal: 37 cm above the block
+    widths = []
+    for _ in range(50):
+        obs, _, terminated, truncated, info = env.step(expert(obs))
+        widths.append(obs[9] + obs[10])
+        if terminated or truncated:
+            break
+    env.close()
+    assert terminated and info["success"] is True
+    assert obs[5] > table_height + 0.25  # held up there, not pushed along the table
+    assert max(widths) > 0.09 and 0.02 < widths[-1] < 0.06  # opened, then closed on the block
 
 
 def test_fetch_noise_variants_collect_instead_of_using_the_shipped_demos():

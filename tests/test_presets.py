@@ -76,9 +76,13 @@ def test_locomotion_family_puts_the_adversarial_methods_on_sac() -> None:
 
 def test_fetch_family_preset_applies_to_fetch_tasks_for_every_ppo_method() -> None:
     for method in ("drail", "gail", "airl"):
-        config = resolve_config(method, "fetch-push")
-        assert config.num_demos == 664 and config.bc_warm_start
-        assert (config.ppo.log_std_init, config.ppo.learning_rate) == (-1.5, 1e-4)
+        for task in ("fetch-push", "fetch-pick-and-place"):
+            config = resolve_config(method, task)
+            assert config.bc_warm_start
+            assert (config.ppo.log_std_init, config.ppo.learning_rate) == (-1.5, 1e-4)
+        # reference 000's Push demonstrations, a task setting
+        assert resolve_config(method, "fetch-push").num_demos == 664
+        assert resolve_config(method, "fetch-pick-and-place").num_demos == 100
     assert resolve_config("drail", "pointmaze-medium").ppo.log_std_init == 0.0
     assert (
         resolve_config("drail", "fetch-push", {"ppo": {"log_std_init": 0.0}}).ppo.log_std_init == 0

@@ -17,7 +17,15 @@ SHIPPED = sorted(SHIPPED_DIR.glob("*.hdf5"))
 
 
 def test_the_demonstrations_ship_and_install_with_the_package():
-    expected = ["fetch-push", "halfcheetah", "highway", "hopper", "merge", "walker2d"]
+    expected = [
+        "fetch-pick-and-place",
+        "fetch-push",
+        "halfcheetah",
+        "highway",
+        "hopper",
+        "merge",
+        "walker2d",
+    ]
     assert [p.stem for p in SHIPPED] == expected
     text = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
     assert '"datasets/*.hdf5"' in text  # package data: installed, not only in a checkout

@@ -1,12 +1,14 @@
-"""Fetch manipulation tasks (gymnasium-robotics Fetch v4): ``fetch-push``.
+"""Fetch manipulation tasks (gymnasium-robotics Fetch v4): ``fetch-push`` and
+``fetch-pick-and-place``.
 
 The dict observation ``{observation (25), achieved_goal (3), desired_goal (3)}`` becomes the flat
 vector ``(observation..., desired_goal...)`` (28 numbers; :mod:`diffil.envs.observations`).
 ``observation`` is gymnasium-robotics' layout: gripper position (0:3), block position (3:6),
 block relative to gripper (6:9), finger positions (9:11), block rotation (11:14), block linear
 and angular velocity (14:20), gripper velocity (20:23), finger velocities (23:25). Actions are
-``(dx, dy, dz, gripper)`` in [-1, 1] (5 cm per unit). The reward is sparse (0 at the goal, -1
-elsewhere).
+``(dx, dy, dz, gripper)`` in [-1, 1] (5 cm per unit; FetchPush keeps the fingers closed,
+FetchPickAndPlace opens them for gripper > 0). The reward is sparse (0 at the goal, -1
+elsewhere). Pick-and-place goals are in the air half the time (up to 45 cm above the table).
 
 An episode ends (``terminated``) at the first step with the block within 5 cm of the goal
 (``info["is_success"]``), or after 50 steps; success is ``info["is_success"]`` on the last step,
@@ -113,7 +115,18 @@ def _build_fetch(spec: TaskSpec, evaluation: bool = False, render_mode: str | No
 # benchmarks/task_costs.py.
 _MEASURED = "benchmarks/results/task_costs.md"
 FETCH = {
-    "fetch-push": ("FetchPush-v4", 50, ReferenceScores(-47.5, -20.4, _MEASURED)),
+    "fetch-push": (
+        "FetchPush-v4",
+        50,
+        ReferenceScores(-47.5, -20.4, _MEASURED),
+        "push the block within 5 cm of the goal",
+    ),
+    "fetch-pick-and-place": (
+        "FetchPickAndPlace-v4",
+        50,
+        ReferenceScores(-47.0, -18.4, _MEASURED),
+        "pick the block up and hold it within 5 cm of the goal (on the table or in the air)",
+    ),
 }
 
 
@@ -131,8 +144,8 @@ def fetch_tasks() -> list[TaskSpec]:
             flatten_obs=flatten_goal_observation,
             unflatten_obs=unflatten_fetch_observation,
             reference=reference,
-            description=f"{env_id}: push the block within 5 cm of the goal; the episode ends there",
+            description=f"{env_id}: {goal}; the episode ends there",
             min_noise=MIN_NOISE,
         )
-        for name, (env_id, horizon, reference) in FETCH.items()
+        for name, (env_id, horizon, reference, goal) in FETCH.items()
     ]

@@ -11,6 +11,10 @@ from diffil.envs.multitask import MULTITASK_FAMILY
 from diffil.envs.registry import TaskSpec
 from diffil.errors import DiffilError
 from diffil.experts.driving import IDMDriverExpert
+from diffil.experts.fetch_pick_and_place import (
+    FetchPickAndPlaceExpert,
+    FetchPickAndPlaceExpertConfig,
+)
 from diffil.experts.fetch_push import FetchPushExpert, FetchPushExpertConfig
 from diffil.experts.maze import MazeExpertConfig, MazeWaypointExpert
 from diffil.experts.rl_expert import (
@@ -25,7 +29,7 @@ SCRIPTED_FAMILIES = ("maze", "fetch", "driving")
 
 def has_scripted_expert(task: TaskSpec) -> bool:
     """Whether diffil can make demonstrations for ``task`` without a trained expert (mazes,
-    fetch-push, the driving tasks)."""
+    the Fetch tasks, the driving tasks)."""
     return task.family in SCRIPTED_FAMILIES
 
 
@@ -36,10 +40,13 @@ def make_expert(
     expert: str | PathLike | None = None,
 ) -> Callable[[np.ndarray], np.ndarray]:
     """The expert for ``task``: the trained one in ``expert`` (a policy file or an expert run
-    directory) if given, else the task's scripted expert (mazes, fetch-push, driving; the driving
-    expert ignores ``action_noise``)."""
+    directory) if given, else the task's scripted expert (mazes, the Fetch tasks, driving; the
+    driving expert ignores ``action_noise``)."""
     if expert is not None:
         return load_expert(expert, task, action_noise=action_noise, seed=seed)
+    if task.name == "fetch-pick-and-place":
+        config = FetchPickAndPlaceExpertConfig(action_noise=action_noise)
+        return FetchPickAndPlaceExpert(config, seed=seed)
     if task.family == "fetch":
         return FetchPushExpert(FetchPushExpertConfig(action_noise=action_noise), seed=seed)
     if task.family == "driving":
@@ -68,6 +75,8 @@ def make_expert(
 __all__ = [
     "ExpertConfig",
     "ExpertPolicy",
+    "FetchPickAndPlaceExpert",
+    "FetchPickAndPlaceExpertConfig",
     "FetchPushExpert",
     "FetchPushExpertConfig",
     "IDMDriverExpert",

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from diffil.experts.scripted import ScriptedExpert
+
 
 @dataclass
 class FetchPushExpertConfig:
@@ -32,7 +34,7 @@ class FetchPushExpertConfig:
     action_noise: float = 0.0  # std of Gaussian noise added to each action before clipping
 
 
-class FetchPushExpert:
+class FetchPushExpert(ScriptedExpert):
     """A policy over flat ``fetch-push`` observations (28 numbers) -> ``(dx, dy, dz, grip)``."""
 
     name = "fetch-push-scripted"
@@ -76,10 +78,3 @@ class FetchPushExpert:
         else:
             target = np.append(behind, block[2] + cfg.hover)
         return cfg.kp * (target - grip)
-
-    def __call__(self, observations: np.ndarray) -> np.ndarray:
-        """Batched actions, (N, 28) -> (N, 4); a single observation gives a single action."""
-        observations = np.asarray(observations)
-        if observations.ndim == 1:
-            return self.act(observations)
-        return np.stack([self.act(o) for o in observations])

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from diffil.envs.maze import MazeLayout
+from diffil.experts.scripted import ScriptedExpert
 
 Cell = tuple[int, int]
 
@@ -28,7 +29,7 @@ class MazeExpertConfig:
     action_noise: float = 0.0  # std of Gaussian noise added to each action before clipping
 
 
-class MazeWaypointExpert:
+class MazeWaypointExpert(ScriptedExpert):
     """A policy over flat PointMaze observations ``(x, y, vx, vy, gx, gy)``."""
 
     name = "maze-waypoint-pd"
@@ -79,10 +80,3 @@ class MazeWaypointExpert:
         if self.config.action_noise > 0:
             action = action + self.rng.normal(0.0, self.config.action_noise, size=2)
         return np.clip(action, -1.0, 1.0).astype(np.float32)
-
-    def __call__(self, observations: np.ndarray) -> np.ndarray:
-        """Batched actions, (N, 6) -> (N, 2); a single observation gives a single action."""
-        observations = np.asarray(observations)
-        if observations.ndim == 1:
-            return self.act(observations)
-        return np.stack([self.act(o) for o in observations])
