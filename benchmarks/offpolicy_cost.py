@@ -31,10 +31,11 @@ import torch
 
 from benchmarks.common import DATA_DIR, add_set_option, demos_path, sets_for
 from benchmarks.report import write_result
-from diffil.algorithms.config import deep_merge, parse_overrides, resolve_config
+from diffil.algorithms.config import resolve_config
 from diffil.algorithms.offpolicy import OffPolicyTrainer, _OffPolicyCallback
 from diffil.algorithms.run import trainer_for
 from diffil.runs.run_dir import RunDirectory
+from diffil.utils.config import deep_merge, parse_overrides
 
 # label -> (method, config overrides)
 METHODS: dict[str, tuple[str, dict[str, Any]]] = {

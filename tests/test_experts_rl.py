@@ -16,6 +16,7 @@ from stable_baselines3.common.save_util import load_from_pkl
 from stable_baselines3.common.vec_env import VecNormalize
 
 import diffil
+from diffil.algorithms import expert_training
 from diffil.cli import main
 from diffil.experts import make_expert, rl_expert
 from diffil.rl.ppo import make_vec_env
@@ -132,7 +133,7 @@ def test_saved_policy_acts_like_the_sb3_actor(tiny_expert):
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
 def test_ctrl_c_checkpoints_and_resume_continues_from_it(tmp_path, monkeypatch, capsys, signum):
     run = tmp_path / "run"
-    real_evaluate = rl_expert.evaluate_policy
+    real_evaluate = expert_training.evaluate_policy
     calls = []
 
     def evaluate_then_press_ctrl_c(*args, **kwargs):
@@ -142,7 +143,7 @@ def test_ctrl_c_checkpoints_and_resume_continues_from_it(tmp_path, monkeypatch, 
             signal.raise_signal(signum)
         return result
 
-    monkeypatch.setattr(rl_expert, "evaluate_policy", evaluate_then_press_ctrl_c)
+    monkeypatch.setattr(expert_training, "evaluate_policy", evaluate_then_press_ctrl_c)
     handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     argv = ["expert", "train", "--task", "hopper", "--steps", "600", "--out", str(run)]
     settings = tiny_settings(eval_every=200, checkpoint_every=10_000)
@@ -169,7 +170,7 @@ def test_ctrl_c_checkpoints_and_resume_continues_from_it(tmp_path, monkeypatch, 
     # a row logged after the checkpoint (a session killed later) must not survive the resume
     with (run / "metrics.csv").open("a") as f:
         f.write("500" + "," * (len(read_metrics(run)[0]) - 1) + "\n")
-    monkeypatch.setattr(rl_expert, "evaluate_policy", real_evaluate)
+    monkeypatch.setattr(expert_training, "evaluate_policy", real_evaluate)
     result = diffil.train_expert(resume=run, progress=True)
     assert f"resuming {run} from 400 env steps, replay buffer 400 transitions" in (
         capsys.readouterr().out.replace("\n", " ")

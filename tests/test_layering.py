@@ -1,6 +1,7 @@
 """Imports run one way: the lower layers (data, envs, diffusion, rewards, rl) import nothing from
-the layers built on them (algorithms, planning, eval, experts, api, cli, bench), not even inside
-a function. Read from the source, so it costs no imports."""
+the layers built on them (algorithms, planning, eval, experts, api, cli, bench), and the experts
+nothing from the training loops, run directories or front ends, not even inside a function.
+Read from the source, so it costs no imports."""
 
 from __future__ import annotations
 
@@ -37,6 +38,17 @@ def test_lower_layers_import_nothing_from_the_layers_above():
             for name in _imported_modules(path):
                 if name.split(".")[1] in UPPER:
                     wrong.append(f"{path.relative_to(PACKAGE)} imports {name}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_experts_import_no_training_loop_run_directory_or_front_end():
+    above = ("algorithms", "planning", "runs", "bench", "api", "cli")
+    wrong = [
+        f"{path.relative_to(PACKAGE)} imports {name}"
+        for path in sorted((PACKAGE / "experts").rglob("*.py"))
+        for name in _imported_modules(path)
+        if name.split(".")[1] in above
+    ]
     assert not wrong, "\n".join(wrong)
 
 

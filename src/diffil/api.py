@@ -8,13 +8,13 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
+from diffil.algorithms.expert_training import train_expert  # noqa: F401  (the Python API)
 from diffil.data.io import check_writable, load_dataset, save_dataset
 from diffil.data.trajectory import TrajectoryDataset
 from diffil.envs.registry import TaskSpec, get_task
 from diffil.errors import DiffilError
 from diffil.eval.plots import plot_dataset
 from diffil.experts.collect import COLLECT_MODES, collect_demonstrations, collect_exploration
-from diffil.experts.rl_expert import train_expert  # noqa: F401  (part of the Python API)
 from diffil.planning.augment import AugmentConfig, AugmentReport, augment_dataset
 
 

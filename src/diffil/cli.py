@@ -392,8 +392,8 @@ def train(
     The diffuser and diffuser-irl methods (mazes) write exploration.hdf5, diffuser.pt and (IRL)
     reward.pt instead of policy.pt; `diffil eval RUN` runs their re-planning planner.
     """
-    from diffil.algorithms.config import parse_overrides
     from diffil.algorithms.run import train as run_training
+    from diffil.utils.config import parse_overrides
 
     if resume is None and (method is None or (task is None and demos is None and not reward_run)):
         raise DiffilError(
@@ -714,7 +714,7 @@ def expert_train(
     quiet: bool,
 ) -> None:
     """Train an expert on TASK's true reward (or continue one with --resume)."""
-    from diffil.algorithms.config import parse_overrides
+    from diffil.utils.config import parse_overrides
 
     if resume is not None and out is not None:
         raise DiffilError("--resume continues the run where it is", "drop --out")

@@ -21,7 +21,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-from diffil.algorithms.config import TrainConfig, from_dict, resolve_config
+from diffil.algorithms.config import TrainConfig, resolve_config
 from diffil.data.trajectory import Trajectory, TrajectoryDataset
 from diffil.envs.multitask import (
     TASK_SEPARATOR,
@@ -31,6 +31,7 @@ from diffil.envs.multitask import (
 )
 from diffil.envs.registry import get_task
 from diffil.errors import DiffilError
+from diffil.utils.config import from_dict
 
 # settings that change what a run is: the tasks of one run must agree on them
 MUST_AGREE = ("rl", "fixed_horizon", "obs_only")

@@ -10,7 +10,7 @@ from typing import Any
 
 from rich.console import Console
 
-from diffil.algorithms.config import TrainConfig, deep_merge, resolve_config
+from diffil.algorithms.config import TrainConfig, resolve_config
 from diffil.algorithms.methods import get_method
 from diffil.algorithms.trainer import DEMOS_FILE, OnlineTrainer, Trainer, TrainResult
 from diffil.data.io import load_dataset
@@ -21,6 +21,7 @@ from diffil.envs.multitask import is_multitask, join_task_names
 from diffil.envs.registry import TaskSpec, get_task, restore_task
 from diffil.errors import DiffilError
 from diffil.runs.run_dir import RunDirectory, default_run_path
+from diffil.utils.config import deep_merge
 from diffil.utils.paths import shown_path
 
 

@@ -20,12 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from diffil.algorithms.config import deep_merge
 from diffil.bench.cell import FAILED, REUSED, CellJob, CellOutcome, is_finished
 from diffil.bench.demos import demo_sources, demos_path, ensure_demonstrations
 from diffil.bench.executors import Executor, LocalPool, RayTasks
 from diffil.bench.suite import Cell, Suite
 from diffil.errors import DiffilError
+from diffil.utils.config import deep_merge
+from diffil.utils.progress import format_duration
 from diffil.utils.provenance import RESULT_PACKAGES, machine, utc_now, versions
 
 MANIFEST = "bench.json"
@@ -147,7 +148,7 @@ class Progress:
         if self.trained_seconds and finished < self.total:
             # cells finished so far set the pace: wall-clock per cell, with the pool's overlap
             pace = (time.perf_counter() - self.started) / len(self.trained_seconds)
-            text += f"; ETA {_duration(pace * (self.total - finished))}"
+            text += f"; ETA {format_duration(pace * (self.total - finished))}"
         return text
 
     def update(self, outcome: CellOutcome) -> None:
@@ -159,17 +160,6 @@ class Progress:
             if outcome.state != REUSED:
                 self.trained_seconds.append(outcome.seconds)
         self.say(self.line())
-
-
-def _duration(seconds: float) -> str:
-    seconds = round(seconds)
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes}m{seconds:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
 
 
 def run_suite(

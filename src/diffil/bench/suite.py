@@ -39,8 +39,8 @@ from typing import Any
 
 import yaml
 
-from diffil.algorithms.config import from_dict
 from diffil.errors import DiffilError
+from diffil.utils.config import from_dict
 
 SUITE_FIX = "see the suite format in docs/guides/bench.md"
 

@@ -21,7 +21,6 @@ from diffil.experts.rl_expert import (
     ExpertConfig,
     ExpertPolicy,
     load_expert,
-    train_expert,
 )
 
 SCRIPTED_FAMILIES = ("maze", "fetch", "driving")
@@ -85,5 +84,4 @@ __all__ = [
     "has_scripted_expert",
     "load_expert",
     "make_expert",
-    "train_expert",
 ]

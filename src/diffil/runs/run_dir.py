@@ -33,9 +33,10 @@ try:
 except ImportError:  # Windows: no advisory locks; runs are not guarded there
     fcntl = None  # type: ignore[assignment]
 
-from diffil.algorithms.config import TrainConfig, from_dict
+from diffil.algorithms.config import TrainConfig
 from diffil.envs.task import task_file_stem
 from diffil.errors import DiffilError, reading
+from diffil.utils.config import from_dict
 
 CONFIG = "config.yaml"
 METRICS = "metrics.csv"

@@ -27,3 +27,13 @@ def progress_bar(items: Iterable[T], description: str, enabled: bool = True) -> 
         for item in items:
             yield item
             progress.advance(task_id)
+
+
+def format_duration(seconds: float) -> str:
+    """``42s``, ``3m07s`` or ``2h05m``: a duration for a progress line (negative counts as 0)."""
+    seconds = max(0, round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"

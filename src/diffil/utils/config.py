@@ -1,0 +1,100 @@
+"""Typed configuration from nested dicts: dataclasses built with one-line errors for unknown
+keys and wrong types (:func:`from_dict`), recursive merging (:func:`deep_merge`), and
+``--set key.sub=value`` overrides (:func:`parse_overrides`)."""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from typing import Any
+
+import yaml
+
+from diffil.errors import DiffilError
+
+
+def from_dict(cls: type, data: dict[str, Any], where: str = "config") -> Any:
+    """Build dataclass ``cls`` from nested dicts, with clear errors for unknown keys or types."""
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(data) - names
+    if unknown:
+        raise DiffilError(
+            f"unknown {where} key(s) {', '.join(sorted(unknown))}",
+            f"valid keys: {', '.join(sorted(names))}",
+        )
+    values = {}
+    for name, value in data.items():
+        values[name] = _coerce(hints[name], value, f"{where}.{name}")
+    try:
+        return cls(**values)
+    except ValueError as error:  # a dataclass's own checks (__post_init__)
+        raise DiffilError(f"{where}: {error}", "fix the value (--set or the config file)") from None
+
+
+def _coerce(hint: Any, value: Any, where: str) -> Any:
+    if dataclasses.is_dataclass(hint):
+        if not isinstance(value, dict):
+            raise DiffilError(f"{where} must be a mapping, got {value!r}", "see `diffil train -h`")
+        return from_dict(hint, value, where)
+    origin = typing.get_origin(hint)
+    optional = origin in (typing.Union, types.UnionType) and type(None) in typing.get_args(hint)
+    if value is None:  # only Optional fields may be null
+        if optional:
+            return None
+        raise DiffilError(f"{where} must be set, got null", "fix the value")
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(hint) if a is not type(None)]
+        return _coerce(options[0], value, where)
+    if origin in (tuple, list):
+        items = list(value) if isinstance(value, (list, tuple)) else [value]
+        item = typing.get_args(hint)[0] if typing.get_args(hint) else Any
+        items = [_coerce(item, v, f"{where}[{i}]") for i, v in enumerate(items)]
+        return origin(items)
+    if origin is dict and not isinstance(value, dict):
+        raise DiffilError(f"{where} must be a mapping, got {value!r}", "fix the value")
+    if hint in (int, float):
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise DiffilError(f"{where} must be a number, got {value!r}", "fix the value")
+        if hint is int and float(value) != int(value):
+            raise DiffilError(f"{where} must be an integer, got {value!r}", "fix the value")
+        return hint(value)
+    if hint is bool and not isinstance(value, bool):
+        raise DiffilError(f"{where} must be true or false, got {value!r}", "fix the value")
+    if hint is str and not isinstance(value, str):
+        return str(value)
+    return value
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """``["ppo.n_steps=128", "reward.model.lr=1e-4"]`` -> nested dict (values parsed as YAML)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise DiffilError(
+                f"bad override {item!r}", "write it as key=value, e.g. ppo.n_steps=128"
+            )
+        node = out
+        *parents, leaf = key.strip().split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        try:
+            node[leaf] = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            raise DiffilError(
+                f"cannot read the value of override {item!r}",
+                "write it in YAML, e.g. ppo.net_arch=[64,64]",
+            ) from None
+    return out
