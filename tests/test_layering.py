@@ -8,6 +8,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 import diffil
 
 PACKAGE = Path(diffil.__file__).parent
@@ -57,3 +59,13 @@ def test_the_scan_sees_imports_at_every_depth():
     assert "diffil.utils.progress" in _imported_modules(module)  # a top-level import
     assert "diffil.eval.evaluate" in _imported_modules(PACKAGE / "experts" / "rl_expert.py")
     assert _imported_modules(PACKAGE / "cli.py") >= {"diffil.eval.evaluate"}  # inside functions
+
+
+def test_moved_names_say_where_they_went():
+    with pytest.raises(ImportError, match=r"moved to diffil\.experts\.collect\.collect_demon"):
+        from diffil.data.collect import collect_demonstrations  # noqa: F401
+    with pytest.raises(ImportError, match=r"use diffil\.train_expert"):
+        from diffil.experts import train_expert  # noqa: F401
+    import diffil.data.collect
+
+    assert not hasattr(diffil.data.collect, "no_such_name")  # other names: AttributeError

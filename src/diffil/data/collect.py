@@ -149,3 +149,22 @@ def rollout(
     finally:
         for env in envs:
             env.close()
+
+
+_MOVED = (
+    "collect_demonstrations",
+    "collect_exploration",
+    "COLLECT_MODES",
+    "MAX_ATTEMPTS_PER_EPISODE",
+)
+
+
+def __getattr__(name: str) -> object:
+    """Names that moved to :mod:`diffil.experts.collect` (datasets made by a task's experts) say
+    where they went, instead of Python's bare "cannot import name"."""
+    if name in _MOVED:
+        raise ImportError(
+            f"diffil.data.collect.{name} moved to diffil.experts.collect.{name}: "
+            "import it from there"
+        )
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

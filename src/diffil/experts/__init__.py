@@ -71,6 +71,17 @@ def make_expert(
     )
 
 
+def __getattr__(name: str) -> object:
+    """Training an RL expert moved to :mod:`diffil.algorithms.expert_training`
+    (``diffil.train_expert`` is unchanged); the old name says where it went."""
+    if name == "train_expert":
+        raise ImportError(
+            "diffil.experts.train_expert moved: use diffil.train_expert "
+            "(or diffil.algorithms.expert_training.train_expert)"
+        )
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "ExpertConfig",
     "ExpertPolicy",
