@@ -54,9 +54,7 @@ class FetchPushExpert(ScriptedExpert):
         else:
             move = self._move(grip, block, to_goal / distance, distance)
         action = np.append(move, 0.0)
-        if cfg.action_noise > 0:
-            action = action + self.rng.normal(0.0, cfg.action_noise, size=4)
-        return np.clip(action, -1.0, 1.0).astype(np.float32)
+        return self._noisy_and_clipped(action, cfg.action_noise)
 
     def _move(
         self, grip: np.ndarray, block: np.ndarray, d: np.ndarray, distance: float

@@ -77,6 +77,4 @@ class MazeWaypointExpert(ScriptedExpert):
         position, velocity, goal = observation[0:2], observation[2:4], observation[4:6]
         target = self.next_waypoint(position, goal)
         action = self.config.kp * (target - position) - self.config.kd * velocity
-        if self.config.action_noise > 0:
-            action = action + self.rng.normal(0.0, self.config.action_noise, size=2)
-        return np.clip(action, -1.0, 1.0).astype(np.float32)
+        return self._noisy_and_clipped(action, self.config.action_noise)
