@@ -1,7 +1,8 @@
-"""Imitation on the driving tasks (highway, merge): success, collision rate, mean speed, lane
-changes, against the IDM + MOBIL expert that made the demonstrations.
+"""Imitation on the driving tasks (highway, merge, parking): success, collision rate, mean speed,
+lane changes (on the roads), against the scripted expert that made the demonstrations (IDM +
+MOBIL; parking: Dubins paths).
 
-    python -m benchmarks.driving_imitation [--tasks highway merge] [--methods bc drail gail]
+    python -m benchmarks.driving_imitation [--tasks highway merge parking] [--methods bc drail gail]
         [--seeds 0 1 2] [--parallel 1] [--tag TAG] [--set KEY=VALUE]
 
 Each run is the default command, `diffil train METHOD --task TASK --seed S` (the shipped
@@ -76,7 +77,8 @@ def summarise(rows: list[dict]) -> str:
             f"| {method} | {'-' if expert else len(mine)} | {med('success_rate'):.0%} | "
             + ("-" if expert else ", ".join(f"{r['success_rate']:.0%}" for r in mine))
             + f" | {med('collision_mean'):.0%} | {med('mean_speed_mean'):.1f} | "
-            f"{med('lane_changes_mean'):.1f} | "
+            + (f"{med('lane_changes_mean'):.1f}" if "lane_changes_mean" in mine[0] else "-")
+            + " | "
             + ("-" if expert else f"{med('env_steps'):,.0f}")
             + " | "
             + ("-" if expert else f"{med('seconds'):.0f}")
@@ -87,7 +89,7 @@ def summarise(rows: list[dict]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--tasks", nargs="+", default=["highway", "merge"])
+    parser.add_argument("--tasks", nargs="+", default=["highway", "merge", "parking"])
     parser.add_argument("--methods", nargs="+", default=["bc", "drail", "gail"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--parallel", type=int, default=1)

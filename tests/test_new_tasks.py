@@ -1,5 +1,5 @@
 """The manipulation and driving tasks: fetch-push and fetch-pick-and-place (and their MuJoCo
-shim), highway, merge."""
+shim), highway, merge, parking (and the Dubins paths its expert plans)."""
 
 from __future__ import annotations
 
@@ -205,3 +205,61 @@ def test_driving_tasks_refuse_noise_and_say_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "highway_env", None)  # as if not installed
     with pytest.raises(DiffilError, match=r"pip install 'diffil\[driving\]'"):
         get_task("highway").make_env()
+
+
+# --- parking ---------------------------------------------------------------------------------
+
+
+def test_parking_task_is_goal_conditioned_with_continuous_actions():
+    task = get_task("parking")
+    assert (task.obs_dim, task.act_dim, task.max_episode_steps) == (12, 2, 200)
+    env = _short("parking", 5).make_env(seed=0)
+    obs, _ = env.reset(seed=0)
+    assert obs[6:8] @ obs[6:8] > 0.1**2  # the goal spot (x, y / 100) is in the observation
+    for _ in range(5):
+        obs, reward, terminated, truncated, info = env.step(np.array([0.5, 0.0], np.float32))
+    assert truncated and not terminated and info["success"] is False  # 5 steps: not parked
+    assert np.isfinite(reward) and {"speed", "crashed"} <= set(info)
+    assert "lane_change" not in info  # a parking lot has no lanes to change
+    env.close()
+
+
+def test_parking_expert_parks_without_crashing():
+    task = get_task("parking")
+    result = evaluate_policy(task, make_expert(task), episodes=4, seed=0)
+    assert result["success_rate"] == 1.0 and result["collision_mean"] == 0.0
+    assert result["length_mean"] < 0.6 * task.max_episode_steps  # it ended by parking
+    assert "lane_changes_mean" not in result
+
+
+def test_parking_expert_backs_out_of_the_wrong_approach():
+    """Deep in the spot beside the goal's, facing the wall: any way forward would hit it, so it
+    reverses."""
+    from diffil.experts.parking import OBSERVATION_SCALES
+
+    car = np.array([0.5, 15.0, 0.0, 0.0, 0.0, 1.0])  # x, y, vx, vy, cos h, sin h: facing north
+    goal = np.array([-2.0, 14.0, 0.0, 0.0, 0.0, 1.0])  # the spot points north
+    expert = make_expert(get_task("parking"))
+    action = expert(np.concatenate([car, goal]) / np.tile(OBSERVATION_SCALES, 2))
+    assert action[0] < 0  # accelerate backwards
+    aligned = np.array([-2.0, 9.0, 0.0, 3.0 / 5, 0.0, 1.0])  # on the run-in, moving north
+    action = expert(np.concatenate([aligned, goal]) / np.tile(OBSERVATION_SCALES, 2))
+    assert action[0] >= 0 and abs(action[1]) < 0.05  # straight in
+
+
+def test_dubins_paths_end_at_the_goal_pose():
+    from diffil.experts.dubins import dubins_path, path_length, path_poses
+
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        start, goal = rng.uniform(-20, 20, 3), rng.uniform(-20, 20, 3)
+        segments = dubins_path(tuple(start), tuple(goal), radius=6.0)
+        end = path_poses(tuple(start), segments, radius=6.0)[-1]
+        assert np.allclose(end[:2], goal[:2], atol=1e-6)
+        assert np.isclose(np.cos(end[2] - goal[2]), 1.0)
+        assert path_length(segments) >= np.hypot(*(goal[:2] - start[:2])) - 1e-9
+    straight = dubins_path((0.0, 0.0, 0.0), (10.0, 0.0, 0.0), radius=5.0)
+    assert [letter for letter, length in straight if length > 1e-9] == ["S"]
+    # a U-turn to a point beside the start: half a circle each way is the shortest way back
+    u_turn = dubins_path((0.0, 0.0, 0.0), (0.0, 10.0, np.pi), radius=5.0)
+    assert path_length(u_turn) == pytest.approx(np.pi * 5.0)

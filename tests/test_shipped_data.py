@@ -24,6 +24,7 @@ def test_the_demonstrations_ship_and_install_with_the_package():
         "highway",
         "hopper",
         "merge",
+        "parking",
         "walker2d",
     ]
     assert [p.stem for p in SHIPPED] == expected
@@ -41,7 +42,7 @@ def test_shipped_dataset_matches_its_provenance(path):
     assert meta["transitions"] == dataset.num_transitions
     returns = [t.episode_return for t in dataset]
     assert np.mean(returns) == pytest.approx(meta["return_mean"], rel=1e-5)  # (float32 files)
-    if has_scripted_expert(task):  # fetch-push, highway, merge
+    if has_scripted_expert(task):  # the Fetch and driving tasks
         assert meta["expert"] == make_expert(task).name and meta["seed"] == 0
         assert dataset.statistics()["success_rate"] == meta["success_rate"] >= 0.95
     else:

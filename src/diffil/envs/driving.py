@@ -1,10 +1,12 @@
-"""Driving tasks on highway-env: ``highway`` and ``merge`` (``pip install 'diffil[driving]'``).
+"""Driving tasks on highway-env: ``highway``, ``merge`` and ``parking``
+(``pip install 'diffil[driving]'``).
 
-Both use continuous actions ``(acceleration, steering)`` in [-1, 1] (highway-env maps them to
-±5 m/s² and ±45°), kinematics observations (presence, x, y, vx, vy of the ego car and its 4
-nearest vehicles, relative and normalised: 25 numbers, raveled), a simulation at 10 Hz and a
-policy at 5 Hz, and episodes that end when the car leaves the road. These settings cost a few ms
-per step, against 15-160 ms at highway-env's defaults (benchmarks/task_costs.py).
+All three use continuous actions ``(acceleration, steering)`` in [-1, 1] (highway-env maps them
+to ±5 m/s² and ±45°). ``highway`` and ``merge`` use kinematics observations (presence, x, y, vx,
+vy of the ego car and its 4 nearest vehicles, relative and normalised: 25 numbers, raveled), a
+simulation at 10 Hz and a policy at 5 Hz, and episodes that end when the car leaves the road.
+These settings cost a few ms per step, against 15-160 ms at highway-env's defaults
+(benchmarks/task_costs.py).
 
 * ``highway``: ``highway-v0`` with 4 lanes and 20 other vehicles, 30 s (150 steps). Success: no
   crash and still on the road when time runs out.
@@ -12,10 +14,17 @@ per step, against 15-160 ms at highway-env's defaults (benchmarks/task_costs.py)
   :class:`~diffil.envs.highway_merge.ContinuousMergeEnv` (its reward fails on continuous actions
   and it has no time limit: 30 s, 150 steps, here). Success: reaching the end of the road
   (x > 370 m) without a crash or leaving the road.
+* ``parking``: ``parking-v0`` (goal-conditioned) at its own settings (15 Hz simulation, 5 Hz
+  policy, walls around the lot, no other cars), 40 s (200 steps). The car starts in the middle
+  of the aisle at a random heading and must drive into a random one of 28 spots, nose first.
+  Observation: the car's and the goal's ``x, y, vx, vy, cos h, sin h`` (scaled by highway-env;
+  12 numbers). Success: ``is_success`` (the pose close enough to the goal's, which ends the
+  episode) without a crash.
 
-Each step's info carries ``speed``, ``crashed``, ``on_road`` and ``lane_change`` (the ego car's
-lane changed on this step); evaluations report the collision rate, mean speed and lane changes
-per episode (:func:`driving_metrics`). Reset noise has no meaning here: ``--noise`` is refused.
+Each step's info carries ``speed`` and ``crashed``, and on highway and merge ``on_road`` and
+``lane_change`` (the ego car's lane changed on this step); evaluations report the collision
+rate and mean speed per episode, and lane changes on the roads (:func:`driving_metrics`). Reset
+noise has no meaning here: ``--noise`` is refused.
 """
 
 from __future__ import annotations
@@ -37,7 +46,7 @@ if TYPE_CHECKING:
 INSTALL_HINT = "install highway-env: pip install 'diffil[driving]' (or pip install highway-env)"
 SIMULATION_HZ = 10
 POLICY_HZ = 5
-CONFIG: dict[str, Any] = {
+ROAD_CONFIG: dict[str, Any] = {  # highway and merge
     "action": {"type": "ContinuousAction"},  # [acceleration, steering]
     "observation": {"type": "Kinematics"},
     "simulation_frequency": SIMULATION_HZ,
@@ -56,11 +65,16 @@ def _import_highway_env() -> None:
 
 
 class DrivingInfo(gym.Wrapper):
-    """Adds ``on_road`` and ``lane_change`` (the ego car's lane changed) to each step's info."""
+    """Each step's info as plain ``speed`` and ``crashed`` and, on a road (``lanes``), adds
+    ``on_road`` and ``lane_change`` (the ego car's lane changed)."""
+
+    def __init__(self, env: gym.Env, lanes: bool = True):
+        super().__init__(env)
+        self.lanes = lanes
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         obs, info = self.env.reset(seed=seed, options=options)
-        self._lane = self._lane_id()
+        self._lane = self._lane_id() if self.lanes else 0
         return obs, info
 
     def _lane_id(self) -> int:
@@ -68,15 +82,12 @@ class DrivingInfo(gym.Wrapper):
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         obs, reward, terminated, truncated, info = self.env.step(action)
-        lane = self._lane_id()
-        info = {
-            **info,
-            "speed": float(info["speed"]),
-            "crashed": bool(info["crashed"]),
-            "on_road": bool(self.env.unwrapped.vehicle.on_road),
-            "lane_change": lane != self._lane,
-        }
-        self._lane = lane
+        info = {**info, "speed": float(info["speed"]), "crashed": bool(info["crashed"])}
+        if self.lanes:
+            lane = self._lane_id()
+            info["on_road"] = bool(self.env.unwrapped.vehicle.on_road)
+            info["lane_change"] = lane != self._lane
+            self._lane = lane
         return obs, reward, terminated, truncated, info
 
 
@@ -92,18 +103,25 @@ def _reached_end(terminated: bool, truncated: bool, info: dict[str, Any]) -> boo
     return terminated and _unharmed(info)  # merge-v0 ends unharmed only past the ramp
 
 
+def _parked(terminated: bool, truncated: bool, info: dict[str, Any]) -> bool:
+    return bool(info["is_success"]) and not info["crashed"]
+
+
 def driving_metrics(trajectory: Trajectory) -> dict[str, float]:
-    """Collision (0/1), mean speed (m/s) and number of lane changes of one episode."""
+    """Collision (0/1), mean speed (m/s) and, on a road, the number of lane changes of one
+    episode."""
     infos = trajectory.infos
-    return {
+    metrics = {
         "collision": float(np.any(infos["crashed"])),
-        "mean_speed": float(np.mean(infos["speed"])),
-        "lane_changes": float(np.sum(infos["lane_change"])),
+        "mean_speed": float(np.mean(np.abs(infos["speed"]))),
     }
+    if "lane_change" in infos:
+        metrics["lane_changes"] = float(np.sum(infos["lane_change"]))
+    return metrics
 
 
 def _make_raw(spec: TaskSpec, render_mode: str | None) -> gym.Env:
-    config = {**CONFIG, **spec.env_kwargs}
+    config = dict(spec.env_kwargs)
     if spec.env_id == "merge-v0":
         from diffil.envs.highway_merge import ContinuousMergeEnv
 
@@ -124,21 +142,20 @@ def _build_driving(
     spec: TaskSpec, judge: Any, evaluation: bool = False, render_mode: str | None = None
 ) -> gym.Env:
     _import_highway_env()
-    env = DrivingInfo(_make_raw(spec, render_mode))
+    env = DrivingInfo(_make_raw(spec, render_mode), lanes=spec.env_id != "parking-v0")
     env = EpisodeEndSuccess(env, judge)
     flatten = observation_flattener(env.observation_space, spec.env_id)
     return env if flatten is None else FlattenObservation(env, flatten)
 
 
-# Mean returns of uniform random actions and of the IDM + MOBIL expert over evaluation episodes
-# (30 episodes each):
-# benchmarks/task_costs.py.
+# Mean returns of uniform random actions and of the expert (IDM + MOBIL; parking: Dubins paths)
+# over evaluation episodes (highway, merge: 30 each; parking: 100): benchmarks/task_costs.py.
 _MEASURED = "benchmarks/results/task_costs.md"
 DRIVING = {
     "highway": (
         "highway-v0",
         150,
-        {"lanes_count": 4, "vehicles_count": 20},
+        {**ROAD_CONFIG, "lanes_count": 4, "vehicles_count": 20},
         _survived_time_limit,
         ReferenceScores(2.2, 113.4, _MEASURED),
         "4 lanes, 20 vehicles, 30 s; success = no crash and on the road at the time limit",
@@ -146,10 +163,19 @@ DRIVING = {
     "merge": (
         "merge-v0",
         150,
-        {},
+        dict(ROAD_CONFIG),
         _reached_end,
         ReferenceScores(2.4, 68.0, _MEASURED),
         "merging ramp; success = reaching the end of the road without a crash",
+    ),
+    "parking": (
+        "parking-v0",
+        200,
+        {"action": {"type": "ContinuousAction"}, "policy_frequency": POLICY_HZ},
+        _parked,
+        ReferenceScores(-45.5, -21.3, _MEASURED),
+        "a 28-spot lot, random start heading and spot, 40 s; success = in the spot (position "
+        "and heading) without a crash",
     ),
 }
 

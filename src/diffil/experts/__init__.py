@@ -17,6 +17,7 @@ from diffil.experts.fetch_pick_and_place import (
 )
 from diffil.experts.fetch_push import FetchPushExpert, FetchPushExpertConfig
 from diffil.experts.maze import MazeExpertConfig, MazeWaypointExpert
+from diffil.experts.parking import ParkingExpert, ParkingExpertConfig
 from diffil.experts.rl_expert import (
     ExpertConfig,
     ExpertPolicy,
@@ -40,7 +41,7 @@ def make_expert(
 ) -> Callable[[np.ndarray], np.ndarray]:
     """The expert for ``task``: the trained one in ``expert`` (a policy file or an expert run
     directory) if given, else the task's scripted expert (mazes, the Fetch tasks, driving; the
-    driving expert ignores ``action_noise``)."""
+    highway and merge expert ignores ``action_noise``)."""
     if expert is not None:
         return load_expert(expert, task, action_noise=action_noise, seed=seed)
     if task.name == "fetch-pick-and-place":
@@ -48,6 +49,8 @@ def make_expert(
         return FetchPickAndPlaceExpert(config, seed=seed)
     if task.family == "fetch":
         return FetchPushExpert(FetchPushExpertConfig(action_noise=action_noise), seed=seed)
+    if task.name == "parking":
+        return ParkingExpert(ParkingExpertConfig(action_noise=action_noise), seed=seed)
     if task.family == "driving":
         return IDMDriverExpert()
     if has_scripted_expert(task):
@@ -92,6 +95,8 @@ __all__ = [
     "IDMDriverExpert",
     "MazeExpertConfig",
     "MazeWaypointExpert",
+    "ParkingExpert",
+    "ParkingExpertConfig",
     "has_scripted_expert",
     "load_expert",
     "make_expert",
