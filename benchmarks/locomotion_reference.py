@@ -1,6 +1,6 @@
 """Reference scores of the locomotion tasks: a uniform random policy and diffil's own experts.
 
-    python -m benchmarks.locomotion_reference [--tasks hopper halfcheetah walker2d]
+    python -m benchmarks.locomotion_reference [--tasks hopper halfcheetah walker2d ant]
         [--episodes 100] [--seeds 0 1 2]
 
 Normalised return = (return - random) / (expert - random). The random score is the median over
@@ -35,7 +35,7 @@ def random_returns(task_name: str, episodes: int, seed: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--tasks", nargs="+", default=["hopper", "halfcheetah", "walker2d"])
+    parser.add_argument("--tasks", nargs="+", default=["hopper", "halfcheetah", "walker2d", "ant"])
     parser.add_argument("--episodes", type=int, default=100)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     args = parser.parse_args()

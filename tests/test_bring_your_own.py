@@ -15,8 +15,10 @@ import yaml
 import diffil
 from diffil.algorithms.config import resolve_config
 from diffil.cli import main
+from diffil.datasets import shipped_path
 from diffil.envs import registry
 from diffil.envs.registry import get_task
+from diffil.utils.paths import shown_path
 
 MODULE = "diffil_tiny_reach"
 TINY_ID = f"{MODULE}:TinyReach-v0"
@@ -341,7 +343,10 @@ def test_shipped_demonstrations_are_the_default_and_announced(tmp_path, capsys):
 
 
 def test_a_task_without_demonstrations_says_where_it_looked(tmp_path, capsys):
-    code, _, err = cli(capsys, "train", "bc", "--task", "ant", "--out", str(tmp_path / "r"))
+    # every built-in task ships demonstrations or has a scripted expert; a gymnasium id has neither
+    task = "gym:Pendulum-v1"
+    code, _, err = cli(capsys, "train", "bc", "--task", task, "--out", str(tmp_path / "r"))
     assert code == 2 and err.count("\n") == 1, err
-    assert "no shipped demonstrations at" in err and "datasets/ant.hdf5" in err
+    assert "no shipped demonstrations at" in err
+    assert shown_path(shipped_path(task)) in err
     assert "--demos" in err

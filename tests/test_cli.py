@@ -124,7 +124,7 @@ def test_collect_without_expert_points_to_shipped_demonstrations(tmp_path, capsy
     assert shown_path(shipped_demonstrations("hopper")) in err
     assert "--expert RUN" in err and "diffil expert train --task hopper" in err
     assert not out.exists()
-    # ant ships nothing: the error says only how to get an expert
-    assert main(["collect", "--task", "ant", "--episodes", "1", "--out", str(out)]) == 2
+    # a gymnasium id ships nothing: the error says only how to get an expert
+    assert main(["collect", "--task", "gym:Pendulum-v1", "--episodes", "1", "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert "ships" not in err and "--expert" in err

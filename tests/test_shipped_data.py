@@ -18,6 +18,7 @@ SHIPPED = sorted(SHIPPED_DIR.glob("*.hdf5"))
 
 def test_the_demonstrations_ship_and_install_with_the_package():
     expected = [
+        "ant",
         "fetch-pick-and-place",
         "fetch-push",
         "halfcheetah",
