@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 TWO_PI = 2 * np.pi
+Pose = tuple[float, float, float]  # x, y (metres), heading (radians)
 Segment = tuple[str, float]  # ("L" | "R" | "S", length in metres)
 
 
@@ -56,9 +57,7 @@ def _words(alpha: float, beta: float, d: float) -> list[tuple[str, tuple[float, 
     return words
 
 
-def dubins_path(
-    start: tuple[float, float, float], goal: tuple[float, float, float], radius: float
-) -> list[Segment]:
+def dubins_path(start: Pose, goal: Pose, radius: float) -> list[Segment]:
     """The shortest Dubins path from ``start`` to ``goal``: three (letter, metres) segments."""
     dx, dy = goal[0] - start[0], goal[1] - start[1]
     phi = np.arctan2(dy, dx)
@@ -69,11 +68,12 @@ def dubins_path(
 
 
 def path_length(segments: list[Segment]) -> float:
+    """Total length of the path (metres)."""
     return float(sum(length for _, length in segments))
 
 
 def path_poses(
-    start: tuple[float, float, float], segments: list[Segment], radius: float, spacing: float = 0.5
+    start: Pose, segments: list[Segment], radius: float, spacing: float = 0.5
 ) -> np.ndarray:
     """Poses ``(N, 3)`` along the path, about ``spacing`` metres apart (each segment's end
     included), in closed form."""
