@@ -30,7 +30,8 @@ noise has no meaning here: ``--noise`` is refused.
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
@@ -139,10 +140,14 @@ def _make_raw(spec: TaskSpec, render_mode: str | None) -> gym.Env:
 
 
 def _build_driving(
-    spec: TaskSpec, judge: Any, evaluation: bool = False, render_mode: str | None = None
+    spec: TaskSpec,
+    judge: Any,
+    lanes: bool,
+    evaluation: bool = False,
+    render_mode: str | None = None,
 ) -> gym.Env:
     _import_highway_env()
-    env = DrivingInfo(_make_raw(spec, render_mode), lanes=spec.env_id != "parking-v0")
+    env = DrivingInfo(_make_raw(spec, render_mode), lanes=lanes)
     env = EpisodeEndSuccess(env, judge)
     flatten = observation_flattener(env.observation_space, spec.env_id)
     return env if flatten is None else FlattenObservation(env, flatten)
@@ -151,8 +156,20 @@ def _build_driving(
 # Mean returns of uniform random actions and of the expert (IDM + MOBIL; parking: Dubins paths)
 # over evaluation episodes (highway, merge: 30 each; parking: 100): benchmarks/task_costs.py.
 _MEASURED = "benchmarks/results/task_costs.md"
+
+
+class _DrivingTask(NamedTuple):
+    env_id: str
+    horizon: int  # policy steps (5 per second)
+    config: dict[str, Any]  # highway-env's config
+    judge: Callable[[bool, bool, dict[str, Any]], bool]  # success at the episode's end
+    reference: ReferenceScores
+    description: str
+    lanes: bool = True  # a road: on_road and lane changes mean something
+
+
 DRIVING = {
-    "highway": (
+    "highway": _DrivingTask(
         "highway-v0",
         150,
         {**ROAD_CONFIG, "lanes_count": 4, "vehicles_count": 20},
@@ -160,7 +177,7 @@ DRIVING = {
         ReferenceScores(2.2, 113.4, _MEASURED),
         "4 lanes, 20 vehicles, 30 s; success = no crash and on the road at the time limit",
     ),
-    "merge": (
+    "merge": _DrivingTask(
         "merge-v0",
         150,
         dict(ROAD_CONFIG),
@@ -168,7 +185,7 @@ DRIVING = {
         ReferenceScores(2.4, 68.0, _MEASURED),
         "merging ramp; success = reaching the end of the road without a crash",
     ),
-    "parking": (
+    "parking": _DrivingTask(
         "parking-v0",
         200,
         {"action": {"type": "ContinuousAction"}, "policy_frequency": POLICY_HZ},
@@ -176,6 +193,7 @@ DRIVING = {
         ReferenceScores(-45.5, -21.3, _MEASURED),
         "a 28-spot lot, random start heading and spot, 40 s; success = in the spot (position "
         "and heading) without a crash",
+        lanes=False,
     ),
 }
 
@@ -185,16 +203,16 @@ def driving_tasks() -> list[TaskSpec]:
     return [
         TaskSpec(
             name=name,
-            env_id=env_id,
+            env_id=task.env_id,
             family="driving",
-            max_episode_steps=horizon,
-            builder=functools.partial(_build_driving, judge=judge),
-            env_kwargs=kwargs,
+            max_episode_steps=task.horizon,
+            builder=functools.partial(_build_driving, judge=task.judge, lanes=task.lanes),
+            env_kwargs=task.config,
             success_key="success",
-            reference=reference,
-            description=f"{env_id} with continuous actions, {description}",
+            reference=task.reference,
+            description=f"{task.env_id} with continuous actions, {task.description}",
             noise_variants=False,
             episode_metrics=driving_metrics,
         )
-        for name, (env_id, horizon, kwargs, judge, reference, description) in DRIVING.items()
+        for name, task in DRIVING.items()
     ]
