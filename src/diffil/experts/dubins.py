@@ -77,18 +77,21 @@ def path_poses(
 ) -> np.ndarray:
     """Poses ``(N, 3)`` along the path, about ``spacing`` metres apart (each segment's end
     included), in closed form."""
-    x, y, h = start
     poses = []
     for letter, length in segments:
-        s = np.arange(spacing, length, spacing)
-        s = np.append(s, length)
-        if letter == "S":
-            xs, ys, hs = x + s * np.cos(h), y + s * np.sin(h), np.full_like(s, h)
-        else:
-            turn = 1.0 if letter == "L" else -1.0
-            cx, cy = x - turn * radius * np.sin(h), y + turn * radius * np.cos(h)  # the circle
-            hs = h + turn * s / radius
-            xs, ys = cx + turn * radius * np.sin(hs), cy - turn * radius * np.cos(hs)
-        poses.append(np.stack([xs, ys, hs], axis=1))
-        x, y, h = xs[-1], ys[-1], hs[-1]
+        s = np.append(np.arange(spacing, length, spacing), length)
+        poses.append(segment_poses(start, letter, radius, s))
+        start = tuple(poses[-1][-1])
     return np.concatenate(poses) if poses else np.zeros((0, 3))
+
+
+def segment_poses(start: Pose, letter: str, radius: float, s: np.ndarray) -> np.ndarray:
+    """Poses ``(N, 3)`` at distances ``s`` (metres; negative: driving backwards) along one
+    segment ("L", "R" or "S") from ``start``."""
+    x, y, h = start
+    if letter == "S":
+        return np.stack([x + s * np.cos(h), y + s * np.sin(h), np.full_like(s, h)], axis=1)
+    turn = 1.0 if letter == "L" else -1.0
+    cx, cy = x - turn * radius * np.sin(h), y + turn * radius * np.cos(h)  # the circle's centre
+    hs = h + turn * s / radius
+    return np.stack([cx + turn * radius * np.sin(hs), cy - turn * radius * np.cos(hs), hs], 1)

@@ -25,7 +25,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from diffil.experts.dubins import Pose, Segment, dubins_path, path_length, path_poses
+from diffil.experts.dubins import (
+    Pose,
+    Segment,
+    dubins_path,
+    path_length,
+    path_poses,
+    segment_poses,
+)
 from diffil.experts.scripted import ScriptedExpert
 
 OBSERVATION_SCALES = np.array([100.0, 100.0, 5.0, 5.0, 1.0, 1.0])  # parking-v0's KinematicsGoal
@@ -83,16 +90,13 @@ def _inside_lot(poses: np.ndarray) -> bool:
 
 
 def _reverse_poses(pose: Pose, steer: float, distance: float, spacing: float = 0.5) -> np.ndarray:
-    """Poses of the rear end reversing ``distance`` metres at a fixed steering action."""
-    x, y, h = pose
-    s = np.append(np.arange(spacing, distance, spacing), distance)
+    """Poses of the rear end reversing ``distance`` metres at a fixed steering action: the
+    circle (or line) it would drive forward at that steering, run backwards."""
+    s = -np.append(np.arange(spacing, distance, spacing), distance)
     if steer == 0:
-        return np.stack([x - s * np.cos(h), y - s * np.sin(h), np.full_like(s, h)], 1)
-    turn = float(np.sign(steer))
+        return segment_poses(pose, "S", 1.0, s)
     radius = CAR_LENGTH / np.tan(abs(steer) * MAX_STEERING)
-    cx, cy = x - turn * radius * np.sin(h), y + turn * radius * np.cos(h)  # the same circle as
-    hs = h - turn * s / radius  # driving forward at this steering, run backwards
-    return np.stack([cx + turn * radius * np.sin(hs), cy - turn * radius * np.cos(hs), hs], 1)
+    return segment_poses(pose, "L" if steer > 0 else "R", radius, s)
 
 
 class ParkingExpert(ScriptedExpert):
