@@ -3,14 +3,16 @@ lane changes (on the roads), against the scripted expert that made the demonstra
 MOBIL; parking: Dubins paths).
 
     python -m benchmarks.driving_imitation [--tasks highway merge parking] [--methods bc drail gail]
-        [--seeds 0 1 2] [--parallel 1] [--tag TAG] [--set KEY=VALUE]
+        [--seeds 0 1 2] [--parallel 1] [--tag TAG] [--set [METHOD:]KEY=VALUE] [--report-only]
 
 Each run is the default command, `diffil train METHOD --task TASK --seed S` (the shipped
 demonstrations, the task preset's budget; `--set steps=N` changes the online methods' budget
 and is then named in the table), and its final evaluation (eval.json: `eval.final_episodes`
 episodes, seed 10000). The expert row evaluates the scripted expert on the same episodes
 (`diffil.evaluate_policy` with `diffil.experts.make_expert`), once per task, cached beside the
-runs. Results go to ``results/driving_imitation_<task>[_TAG].md``.
+runs. Results go to ``results/driving_imitation_<task>[_TAG].md``. Finished runs are reused;
+``--report-only`` trains nothing and reports the finished runs among those asked for (e.g.
+BC's three seeds beside one long DRAIL seed).
 
 Cost: highway-env is 11-18 ms per env step here (results/task_costs.md), so an online method's
 300k-step run is one to two hours on one core.
@@ -46,9 +48,13 @@ def expert_row(task: str, episodes: int, runs: Path) -> dict:
     return row
 
 
-def run_one(task: str, method: str, seed: int, runs: Path, sets: list[str]) -> dict | None:
+def run_one(
+    task: str, method: str, seed: int, runs: Path, sets: list[str], train: bool = True
+) -> dict | None:
     out = runs / f"{task}-{method}-s{seed}"
     if not (out / "eval.json").is_file():
+        if not train:
+            return None
         args = [method, "--task", task, "--seed", str(seed)]
         args += [a for item in sets_for(method, sets) for a in ("--set", item)]
         if not diffil_train(out, args, runs / f"{out.name}.log"):
@@ -95,12 +101,15 @@ def main() -> None:
     parser.add_argument("--parallel", type=int, default=1)
     parser.add_argument("--tag", default="", help="Suffix of the results file names.")
     add_set_option(parser, per_method=True)
+    parser.add_argument(
+        "--report-only", action="store_true", help="Train nothing; report the finished runs."
+    )
     args = parser.parse_args()
     runs = Path("benchmarks/runs") / ("driving" + (f"-{args.tag}" if args.tag else ""))
     runs.mkdir(parents=True, exist_ok=True)
     jobs = [(t, m, s) for t in args.tasks for m in args.methods for s in args.seeds]
     with ThreadPoolExecutor(args.parallel) as pool:
-        done = list(pool.map(lambda j: run_one(*j, runs, args.sets), jobs))
+        done = list(pool.map(lambda j: run_one(*j, runs, args.sets, not args.report_only), jobs))
     for task in args.tasks:
         mine = [r for r in done if r is not None and r["task"] == task]
         if not mine:
@@ -111,8 +120,13 @@ def main() -> None:
             [
                 f"The default command per method and seed (shipped demonstrations, the task "
                 f"preset's budget), final evaluation over {episodes} episodes (seed 10000); the "
-                "expert on the same episodes. Runs used one torch thread each, "
-                f"{args.parallel} at a time."
+                "expert on the same episodes. Runs used one torch thread each"
+                + (
+                    "; reported from finished runs (--report-only), so this script cannot say "
+                    "how many ran at a time or beside what."
+                    if args.report_only
+                    else f", {args.parallel} at a time."
+                )
                 + (f" Overrides: {', '.join(args.sets)}." if args.sets else ""),
                 "",
                 summarise(rows),

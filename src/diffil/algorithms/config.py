@@ -38,6 +38,11 @@ class RewardLearningConfig:
     With SAC (``rl: sac``) the reward model is updated every ``update_every`` env steps, with
     ``updates_per_rollout`` steps on expert vs. replay samples from the last ``recent`` env
     steps (0 = ``update_every``).
+
+    ``absorbing`` learns the reward of the state after a true termination and bootstraps
+    through it (Discriminator-Actor-Critic's absorbing states, :mod:`diffil.rewards.absorbing`),
+    so ending an episode is neither paid nor punished by the learned reward's sign. For tasks
+    that end on success as well as on failure (parking, merge).
     """
 
     updates_per_rollout: int = 10  # reward-model gradient steps after each rollout (or round)
@@ -45,6 +50,7 @@ class RewardLearningConfig:
     update_every: int = 1000  # SAC only: env steps between two rounds of reward-model updates
     recent: int = 0  # SAC only: agent samples from the last `recent` env steps (0 = update_every)
     model: dict[str, Any] = field(default_factory=dict)  # fields of the reward model's config
+    absorbing: bool = False  # learn r(absorbing state) and bootstrap terminal steps through it
 
 
 @dataclass(kw_only=True)
@@ -182,6 +188,12 @@ class TrainConfig:
             self.generative.validate(objective)
         if method.plans:
             self.diffuser.validate()
+        if self.reward.absorbing and self.fixed_horizon:
+            raise DiffilError(
+                "reward.absorbing and fixed_horizon both remove the bias of early endings, and "
+                "fixed_horizon leaves no ending to learn",
+                "choose one: --set fixed_horizon=false or --set reward.absorbing=false",
+            )
         if self.reward_source is not None and method.kind != "rl":
             raise DiffilError(
                 f"--reward trains a fresh ppo or sac policy on a learned reward, not {self.method}",

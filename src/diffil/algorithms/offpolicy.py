@@ -26,6 +26,7 @@ from diffil.algorithms.trainer import (
     _next_multiple,
 )
 from diffil.data.trajectory import Transitions
+from diffil.rewards.absorbing import terminal_bonus
 from diffil.rl.ppo import make_vec_env
 from diffil.rl.sac import RelabelingReplayBuffer, make_sac, sac_log_prob
 
@@ -54,6 +55,8 @@ class OffPolicyTrainer(ImitationTrainer):
         else:
             with self.run.reading_checkpoint():
                 self._restore(raw_venv, state)
+        # gamma r(s_a) / (1 - gamma), refreshed after each reward-model update
+        self._terminal_bonus = self.terminal_bonus(cfg.sac.gamma) if self.reward_model else 0.0
         self._attach_buffer()
 
     @property
@@ -75,7 +78,9 @@ class OffPolicyTrainer(ImitationTrainer):
         """Rewards of raw transitions under the current reward model."""
         assert self.reward_model is not None
         batch = self.batch(obs, acts, next_obs, dones)
-        return self.reward_model.reward(batch).cpu().numpy()
+        rewards = self.reward_model.reward(batch).cpu().numpy()
+        # true terminations bootstrap through the absorbing state (0 without one)
+        return rewards + np.asarray(dones).reshape(rewards.shape) * self._terminal_bonus
 
     def _log_prob(self, obs: np.ndarray, acts: np.ndarray) -> np.ndarray:
         norm = self.venv.normalize_obs(obs) if isinstance(self.venv, VecNormalize) else obs
@@ -96,6 +101,10 @@ class OffPolicyTrainer(ImitationTrainer):
                 "reward_std": float(env_rewards[latest].std()),
             }
         out = self.update_reward_model(Transitions(obs, acts, next_obs, dones))
+        if self.absorbing:
+            r_abs = self.absorbing_reward()
+            self._terminal_bonus = terminal_bonus(r_abs, cfg.sac.gamma)
+            out["reward_absorbing"] = r_abs
         rewards = self.relabel(obs[latest], acts[latest], next_obs[latest], dones[latest])
         out.update(reward_mean=float(rewards.mean()), reward_std=float(rewards.std()))
         return out

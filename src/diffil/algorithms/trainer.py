@@ -49,6 +49,8 @@ from diffil.eval.multitask import curve_columns, per_task_summary
 from diffil.experts.collect import collect_demonstrations
 from diffil.policy import Policy
 from diffil.rewards import RewardModel, TransitionBatch, make_reward_model
+from diffil.rewards.absorbing import terminal_bonus, with_absorbing_rows
+from diffil.rewards.normalization import ObservationScaler
 from diffil.rl import silence_sb3_logger
 from diffil.rl.behaviour_cloning import warm_start_actor
 from diffil.rl.ppo import make_ppo, make_vec_env, wrap_for_training
@@ -88,24 +90,6 @@ def load_demonstrations(
     return demos
 
 
-class ObservationScaler:
-    """Fixed standardisation of reward-model inputs with the demonstrations' statistics."""
-
-    def __init__(self, mean: np.ndarray, std: np.ndarray):
-        self.mean = np.asarray(mean, dtype=np.float32)
-        self.std = np.maximum(np.asarray(std, dtype=np.float32), 1e-3)
-
-    @classmethod
-    def fit(cls, obs: np.ndarray) -> ObservationScaler:
-        return cls(obs.mean(axis=0), obs.std(axis=0))
-
-    def __call__(self, obs: np.ndarray) -> np.ndarray:
-        return (obs - self.mean) / self.std
-
-    def to_dict(self) -> dict[str, list[float]]:
-        return {"mean": self.mean.tolist(), "std": self.std.tolist()}
-
-
 class Trainer:
     """What every method's training shares: task, demos, run directory, evaluation, export."""
 
@@ -134,6 +118,11 @@ class Trainer:
             self.say(
                 f"note: bc_warm_start has no effect on {config.method} with rl={config.rl} "
                 "(it initialises the PPO policy of a method that learns a reward)"
+            )
+        if config.reward.absorbing and self.method.reward_model is None:
+            self.say(
+                f"note: reward.absorbing has no effect on {config.method} (it adds an absorbing "
+                "state to a reward model's data)"
             )
         self.started = time.perf_counter()
         self.elapsed_before = 0.0  # wall-clock of earlier sessions of a resumed run
@@ -294,15 +283,16 @@ class ImitationTrainer(Trainer):
         cfg = self.config
         self.reward_model = None
         self.scaler: ObservationScaler | None = None
+        self._reward_expert: Transitions | None = None
         self.reward_frozen = cfg.reward_source is not None
         if cfg.reward_source is not None:  # reward transfer: another run's reward, frozen
             self.reward_model, self.scaler = self._frozen_reward(cfg.reward_source)
         elif self.method.reward_model is not None:
-            self.scaler = ObservationScaler.fit(self.expert.obs)
+            self.scaler = ObservationScaler.fit(self.expert.obs, absorbing=cfg.reward.absorbing)
             model_config = {**cfg.reward.model, "obs_only": cfg.obs_only}
             try:
                 self.reward_model = make_reward_model(
-                    self.method.reward_model, self.task.obs_dim, self.task.act_dim, model_config
+                    self.method.reward_model, self.scaler.width, self.task.act_dim, model_config
                 ).to(self.device)
             except (TypeError, ValueError) as err:
                 raise DiffilError(
@@ -326,27 +316,55 @@ class ImitationTrainer(Trainer):
             "mean": [0.0] * self.task.obs_dim,
             "std": [1.0] * self.task.obs_dim,
         }
-        return learned.model.to(self.device), ObservationScaler(scaler["mean"], scaler["std"])
+        return learned.model.to(self.device), ObservationScaler.from_dict(scaler)
 
     # ---- reward-model batches and updates -----------------------------------------------------
 
-    def batch(self, obs, acts, next_obs, dones) -> TransitionBatch:
+    @property
+    def absorbing(self) -> bool:
+        """The reward model learns the absorbing state's reward (diffil.rewards.absorbing)."""
+        return self.scaler is not None and self.scaler.absorbing
+
+    @property
+    def reward_expert(self) -> Transitions:
+        """The demonstrations as the reward model learns from them (with absorbing rows)."""
+        if self.absorbing:
+            if self._reward_expert is None:
+                self._reward_expert = with_absorbing_rows(self.expert)
+            return self._reward_expert
+        return self.expert
+
+    def batch(self, obs, acts, next_obs, dones, absorbing=None) -> TransitionBatch:
         """A reward-model batch from raw arrays: observations standardised, and log pi(a|s) of
         the current policy added for models that need it (AIRL). In obs-only mode the actions
-        are left out, so the reward model cannot read them."""
+        are left out, so the reward model cannot read them. ``absorbing`` marks rows of the
+        absorbing state (None: none)."""
         assert self.reward_model is not None and self.scaler is not None
         obs_only = self.config.obs_only
         log_prob = None
         if self.reward_model.needs_log_prob and not obs_only:
             log_prob = self._log_prob(obs, acts)
         return TransitionBatch.from_numpy(
-            self.scaler(obs),
+            self.scaler(obs, absorbing),
             None if obs_only else acts,
-            self.scaler(next_obs),
+            self.scaler(next_obs, absorbing),
             dones,
             log_prob,
             device=self.device,
         )
+
+    def absorbing_reward(self, rows: int = 64) -> float:
+        """r(s_a), the learned reward of the absorbing state (mean over ``rows`` draws for a
+        stochastic reward such as DRAIL's)."""
+        assert self.reward_model is not None
+        obs = np.zeros((rows, self.task.obs_dim), dtype=np.float32)
+        acts = np.zeros((rows, self.task.act_dim), dtype=np.float32)
+        batch = self.batch(obs, acts, obs, np.zeros(rows), np.ones(rows, dtype=bool))
+        return float(self.reward_model.reward(batch, generator=self.generator).mean())
+
+    def terminal_bonus(self, gamma: float) -> float:
+        """What a terminal step's reward gains from the absorbing state (0 without one)."""
+        return terminal_bonus(self.absorbing_reward(), gamma) if self.absorbing else 0.0
 
     def _log_prob(self, obs: np.ndarray, acts: np.ndarray) -> np.ndarray:
         """log pi(a|s) of the current policy for raw observations and env actions."""
@@ -354,7 +372,7 @@ class ImitationTrainer(Trainer):
 
     def sample(self, data: Transitions, size: int) -> TransitionBatch:
         part = data.sample(size, self.rng)
-        return self.batch(part.obs, part.acts, part.next_obs, part.dones)
+        return self.batch(part.obs, part.acts, part.next_obs, part.dones, part.absorbing)
 
     def update_reward_model(self, agent: Transitions) -> dict[str, float]:
         """``reward.updates_per_rollout`` steps on expert vs ``agent`` batches (Eq. 3 of
@@ -364,10 +382,11 @@ class ImitationTrainer(Trainer):
             return {}
         metrics: dict[str, list[float]] = {}
         size = self.config.reward.batch_size
+        expert = self.reward_expert
+        if self.absorbing:
+            agent = with_absorbing_rows(agent)
         for _ in range(self.config.reward.updates_per_rollout):
-            update = self.reward_model.update(
-                self.sample(self.expert, size), self.sample(agent, size)
-            )
+            update = self.reward_model.update(self.sample(expert, size), self.sample(agent, size))
             for key, value in update.items():
                 metrics.setdefault(key, []).append(value)
         return {f"reward_model.{k}": float(np.mean(v)) for k, v in metrics.items()}
@@ -377,7 +396,7 @@ class ImitationTrainer(Trainer):
         if self.reward_model is None or self.reward_frozen:
             return
         size = self.config.reward.batch_size
-        metrics = self.reward_model.pretrain(lambda: self.sample(self.expert, size))
+        metrics = self.reward_model.pretrain(lambda: self.sample(self.reward_expert, size))
         if metrics:
             self.say(
                 "pre-trained the reward model on the demonstrations: "
@@ -407,7 +426,7 @@ class ImitationTrainer(Trainer):
             self.reward_model.restore(
                 torch.load(ckpt / "reward_model.pt", map_location=self.device, weights_only=True)
             )
-            self.scaler = ObservationScaler(state["scaler"]["mean"], state["scaler"]["std"])
+            self.scaler = ObservationScaler.from_dict(state["scaler"])
         self.rng.bit_generator.state = state["rng"]
         self.generator.set_state(torch.tensor(state["generator"], dtype=torch.uint8))
         self.elapsed_before = float(state["elapsed"])
@@ -571,10 +590,14 @@ class OnlineTrainer(ImitationTrainer):
         rewards = self.reward_model.reward(full, generator=self.generator)  # Eq. 4
         rewards = rewards.cpu().numpy().reshape(steps.env_rewards.shape)
         learned = rewards
+        if self.absorbing:  # bootstrap true terminations through the absorbing state
+            r_abs = self.absorbing_reward()
+            out["reward_absorbing"] = r_abs
+            learned = rewards + steps.terminated * terminal_bonus(r_abs, self.config.ppo.gamma)
         if self.return_scaler is not None:
             # step t ended an episode if obs t+1 starts one; the last step's ends are `dones`
             ends = np.concatenate([rollout_buffer.episode_starts[1:], dones[None]], axis=0)
-            learned = self.return_scaler(rewards, ends)
+            learned = self.return_scaler(learned, ends)
         # SB3 added gamma * V(s_T) at time-limit steps; keep that, swap env reward for ours.
         rollout_buffer.rewards += learned - steps.env_rewards
         rollout_buffer.compute_returns_and_advantage(last_values=last_values, dones=dones)
@@ -665,6 +688,8 @@ def _progress_line(row: dict[str, Any], total: int) -> str:
         parts.append(f"D acc {acc_e:.2f}/{acc_a:.2f}")
     if row.get("reward_mean") is not None:
         parts.append(f"reward {row['reward_mean']:+.2f}±{row['reward_std']:.2f}")
+    if row.get("reward_absorbing") is not None:
+        parts.append(f"r(absorbing) {row['reward_absorbing']:+.2f}")
     if row.get("eval_success") is not None:
         parts.append(f"[bold]eval success {row['eval_success']:.2f}[/]")
     elif row.get("eval_return") is not None:

@@ -107,6 +107,9 @@ class Transitions:
     next_obs: np.ndarray
     dones: np.ndarray
     rewards: np.ndarray | None = None
+    # (N,) bool: rows standing for the absorbing state after a termination (None: no such rows;
+    # see diffil.rewards.absorbing)
+    absorbing: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.acts)
@@ -120,6 +123,7 @@ class Transitions:
             self.next_obs[idx],
             self.dones[idx],
             None if self.rewards is None else self.rewards[idx],
+            None if self.absorbing is None else self.absorbing[idx],
         )
 
 

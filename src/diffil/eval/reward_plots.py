@@ -120,7 +120,8 @@ def load_run_reward_model(run_dir: str | PathLike) -> tuple[RewardModel, dict[st
     task = get_task(config.task)
     model_config = {**config.reward.model, "obs_only": config.obs_only}
     with run.reading_checkpoint():
-        model = make_reward_model(name, task.obs_dim, task.act_dim, model_config)
+        width = task.obs_dim + int(bool(scaler.get("absorbing", False)))  # absorbing column
+        model = make_reward_model(name, width, task.act_dim, model_config)
         model.restore(torch.load(model_path, map_location="cpu", weights_only=True))
     return model, scaler, config
 

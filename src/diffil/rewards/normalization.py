@@ -58,15 +58,62 @@ class RunningMeanStd(nn.Module):
         return (x - mean) / std
 
 
-def scale_obs(scaler: Mapping[str, Any] | Any | None, obs: np.ndarray) -> np.ndarray:
-    """``(obs - mean) / std`` with a scaler dict ``{"mean", "std"}`` (or an object with those
-    attributes, such as the trainer's ``ObservationScaler``); ``obs`` unchanged for None."""
+class ObservationScaler:
+    """Fixed standardisation of reward-model inputs with the demonstrations' statistics.
+
+    With ``absorbing`` (see :mod:`diffil.rewards.absorbing`) the scaled observation gains a last
+    column, 1.0 on rows that stand for the absorbing state (their features are set to 0, the
+    demonstrations' mean) and 0.0 on every real state; the reward model is built that one
+    column wider. ``mean`` and ``std`` describe the real features only.
+    """
+
+    def __init__(self, mean: np.ndarray, std: np.ndarray, absorbing: bool = False):
+        self.mean = np.asarray(mean, dtype=np.float32)
+        self.std = np.maximum(np.asarray(std, dtype=np.float32), 1e-3)
+        self.absorbing = absorbing
+
+    @classmethod
+    def fit(cls, obs: np.ndarray, absorbing: bool = False) -> ObservationScaler:
+        return cls(obs.mean(axis=0), obs.std(axis=0), absorbing)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ObservationScaler:
+        """The inverse of :meth:`to_dict` (files written before ``absorbing`` existed: False)."""
+        return cls(data["mean"], data["std"], bool(data.get("absorbing", False)))
+
+    @property
+    def width(self) -> int:
+        """Width of the scaled observation (one more than the real one with ``absorbing``)."""
+        return len(self.mean) + int(self.absorbing)
+
+    def __call__(self, obs: np.ndarray, absorbing: np.ndarray | None = None) -> np.ndarray:
+        """Scaled ``obs`` (..., obs_dim); ``absorbing`` (...) marks absorbing-state rows (only
+        with ``self.absorbing``; None: all rows are real states)."""
+        scaled = (obs - self.mean) / self.std
+        if not self.absorbing:
+            if absorbing is not None and np.any(absorbing):
+                raise ValueError("absorbing rows need a scaler made with absorbing=True")
+            return scaled
+        flag = np.zeros((*scaled.shape[:-1], 1), dtype=scaled.dtype)
+        if absorbing is not None:
+            rows = np.asarray(absorbing, dtype=bool)[..., None]
+            scaled = np.where(rows, 0.0, scaled).astype(scaled.dtype)
+            flag[rows[..., 0], 0] = 1.0
+        return np.concatenate([scaled, flag], axis=-1)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"mean": self.mean.tolist(), "std": self.std.tolist()}
+        if self.absorbing:
+            data["absorbing"] = True
+        return data
+
+
+def scale_obs(scaler: Mapping[str, Any] | ObservationScaler | None, obs: np.ndarray) -> np.ndarray:
+    """``(obs - mean) / std`` with a scaler dict (what a run's ``state.json`` records) or an
+    :class:`ObservationScaler`, plus the absorbing-state column (0.0: real states) where the run
+    learned one; ``obs`` unchanged for None."""
     if scaler is None:
         return obs
     if isinstance(scaler, Mapping):
-        mean, std = scaler["mean"], scaler["std"]
-    else:
-        mean, std = scaler.mean, scaler.std
-    mean = np.asarray(mean, dtype=np.float32)
-    std = np.maximum(np.asarray(std, dtype=np.float32), 1e-3)  # the trainer's floor
-    return (obs - mean) / std
+        scaler = ObservationScaler.from_dict(scaler)
+    return scaler(np.asarray(obs, dtype=np.float32))
