@@ -119,8 +119,13 @@ def test_fixed_horizon_training_envs_ignore_falls_but_evaluation_envs_do_not():
 
 
 def test_fixed_horizon_is_refused_on_tasks_that_end_on_success():
-    with pytest.raises(DiffilError, match="end on success"):
-        get_task("pointmaze-umaze").make_env(fixed_horizon=True)
+    for name in ("pointmaze-umaze", "parking", "merge", "fetch-push"):
+        with pytest.raises(DiffilError, match="end on success"):
+            get_task(name).check_fixed_horizon()
+    # highway judges success at the time limit: only crashes end its episodes early
+    highway = get_task("highway")
+    assert highway.success_key and not highway.ends_on_success
+    highway.check_fixed_horizon()
 
 
 def test_task_families_import_without_the_registry_first():

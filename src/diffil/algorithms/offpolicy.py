@@ -56,7 +56,9 @@ class OffPolicyTrainer(ImitationTrainer):
             with self.run.reading_checkpoint():
                 self._restore(raw_venv, state)
         # gamma r(s_a) / (1 - gamma), refreshed after each reward-model update
-        self._terminal_bonus = self.terminal_bonus(cfg.sac.gamma) if self.reward_model else 0.0
+        self._terminal_bonus = (
+            self.terminal_bonus(cfg.sac.gamma) if self.reward_model is not None else 0.0
+        )
         self._attach_buffer()
 
     @property

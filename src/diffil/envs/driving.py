@@ -166,6 +166,7 @@ class _DrivingTask(NamedTuple):
     reference: ReferenceScores
     description: str
     lanes: bool = True  # a road: on_road and lane changes mean something
+    ends_on_success: bool = True  # False: success is judged at the time limit
 
 
 DRIVING = {
@@ -176,6 +177,7 @@ DRIVING = {
         _survived_time_limit,
         ReferenceScores(2.2, 113.4, _MEASURED),
         "4 lanes, 20 vehicles, 30 s; success = no crash and on the road at the time limit",
+        ends_on_success=False,
     ),
     "merge": _DrivingTask(
         "merge-v0",
@@ -209,6 +211,7 @@ def driving_tasks() -> list[TaskSpec]:
             builder=functools.partial(_build_driving, judge=task.judge, lanes=task.lanes),
             env_kwargs=task.config,
             success_key="success",
+            ends_on_success=task.ends_on_success,
             reference=task.reference,
             description=f"{task.env_id} with continuous actions, {task.description}",
             noise_variants=False,

@@ -52,6 +52,9 @@ class TaskSpec:
     builder: Callable[..., gym.Env] = field(repr=False, compare=False)
     env_kwargs: Mapping[str, Any] = field(default_factory=dict)
     success_key: str | None = None
+    # success ends the episode (mazes, Fetch, parking, merge); False where it is judged at the
+    # time limit (highway: still on the road, uncrashed), so only failures end episodes early
+    ends_on_success: bool = True
     reference: ReferenceScores | None = None
     description: str = ""
     noise: float = 1.0
@@ -128,10 +131,11 @@ class TaskSpec:
 
     def check_fixed_horizon(self) -> None:
         """One-line error if ``fixed_horizon`` cannot apply: episodes that end on success."""
-        if self.success_key:
+        if self.success_key and self.ends_on_success:
             raise DiffilError(
                 f"fixed_horizon does not apply to {self.name!r}: its episodes end on success",
-                "use it on tasks that end on failure (hopper, walker2d, ant)",
+                "use it on tasks that end on failure only (hopper, walker2d, ant, highway); "
+                "reward.absorbing handles endings of both kinds",
             )
 
     def make_env(
