@@ -104,3 +104,16 @@ def test_learning_curves_reject_a_directory_that_is_not_a_run(tmp_path: Path) ->
         learning_curves.parse_group(f"SAC={tmp_path}")
     with pytest.raises(SystemExit, match="LABEL=RUN_DIR"):
         learning_curves.parse_group(str(tmp_path))
+
+
+def test_driving_report_only_reads_finished_runs_and_trains_nothing(tmp_path: Path) -> None:
+    from benchmarks import driving_imitation
+
+    finished = tmp_path / "parking-bc-s0"
+    finished.mkdir()
+    found = {"episodes": 20, "success_rate": 0.45, "collision_mean": 0.1, "mean_speed_mean": 2.0}
+    (finished / "eval.json").write_text(json.dumps(found))
+    row = driving_imitation.run_one("parking", "bc", 0, tmp_path, [], train=False)
+    assert row is not None and row["success_rate"] == 0.45 and row["seed"] == 0
+    assert driving_imitation.run_one("parking", "bc", 1, tmp_path, [], train=False) is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["parking-bc-s0"]  # nothing started
