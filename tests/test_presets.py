@@ -87,3 +87,14 @@ def test_fetch_family_preset_applies_to_fetch_tasks_for_every_ppo_method() -> No
     assert (
         resolve_config("drail", "fetch-push", {"ppo": {"log_std_init": 0.0}}).ppo.log_std_init == 0
     )
+
+
+def test_set_reads_exponent_numbers_as_numbers() -> None:
+    """YAML 1.1 reads 1e-4 as a string; --set reward.model.lr=1e-4 means the number."""
+    from diffil.utils.config import parse_overrides
+
+    parsed = parse_overrides(["ppo.learning_rate=1e-4", "steps=2e6", "tag=abc", "x=2.5E-3"])
+    assert parsed == {"ppo": {"learning_rate": 1e-4}, "steps": 2e6, "tag": "abc", "x": 2.5e-3}
+    known = {"ppo": parsed["ppo"], "steps": parsed["steps"]}
+    config = resolve_config("drail", "pointmaze-umaze", known)
+    assert config.ppo.learning_rate == 1e-4 and config.steps == 2_000_000

@@ -5,6 +5,7 @@ keys and wrong types (:func:`from_dict`), recursive merging (:func:`deep_merge`)
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from typing import Any
@@ -77,6 +78,9 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
     return out
 
 
+_EXPONENT_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+")
+
+
 def parse_overrides(items: list[str]) -> dict[str, Any]:
     """``["ppo.n_steps=128", "reward.model.lr=1e-4"]`` -> nested dict (values parsed as YAML)."""
     out: dict[str, Any] = {}
@@ -91,7 +95,11 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
         for part in parents:
             node = node.setdefault(part, {})
         try:
-            node[leaf] = yaml.safe_load(raw)
+            value = yaml.safe_load(raw)
+            # YAML 1.1 reads 1e-4 (no dot) as a string; everyone means the number
+            if isinstance(value, str) and _EXPONENT_NUMBER.fullmatch(value.strip()):
+                value = float(value)
+            node[leaf] = value
         except yaml.YAMLError:
             raise DiffilError(
                 f"cannot read the value of override {item!r}",
