@@ -201,6 +201,7 @@ def test_sac_terminal_rewards_bootstrap_through_the_absorbing_state(tmp_path, mo
     monkeypatch.setattr(OffPolicyTrainer, "reward_step", spy)
     overrides = {**TINY, "rl": "sac"}
     train("gail", TASK, steps=256, out=tmp_path / "sac", overrides=overrides, progress=False)
+    assert _rows(tmp_path / "sac")[-1]["reward_absorbing"] != ""
     trainer = trainers[-1]
     obs = np.zeros((2, 11), dtype=np.float32)
     acts = np.zeros((2, 3), dtype=np.float32)

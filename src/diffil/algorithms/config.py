@@ -41,8 +41,9 @@ class RewardLearningConfig:
 
     ``absorbing`` learns the reward of the state after a true termination and bootstraps
     through it (Discriminator-Actor-Critic's absorbing states, :mod:`diffil.rewards.absorbing`),
-    so ending an episode is neither paid nor punished by the learned reward's sign. For tasks
-    that end on success as well as on failure (parking, merge).
+    so ending an episode is neither paid nor punished by the learned reward's sign. Meant for
+    tasks that end on success as well as on failure; measured in docs/guides/adversarial.md
+    (it lifted DRAIL and GAIL on fetch-push; parking and merge are not solved by it).
     """
 
     updates_per_rollout: int = 10  # reward-model gradient steps after each rollout (or round)
