@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from diffil.algorithms.offpolicy import OffPolicyTrainer
 from diffil.algorithms.reward_transfer import load_learned_reward
@@ -103,6 +104,7 @@ def test_the_discriminator_learns_whether_ending_is_expert_like(expert_ends, age
     """Same states, different ending rates: only the absorbing state tells them apart, and its
     reward says which side ends more often."""
     rng = np.random.default_rng(0)
+    torch.manual_seed(0)  # the network's initial weights
 
     def data(rate: float) -> Transitions:
         n = 4000
