@@ -89,9 +89,17 @@ def test_fetch_family_preset_applies_to_fetch_tasks_for_every_ppo_method() -> No
     )
 
 
-def test_set_reads_exponent_numbers_as_numbers() -> None:
-    """YAML 1.1 reads 1e-4 as a string; --set reward.model.lr=1e-4 means the number."""
-    from diffil.utils.config import parse_overrides
+def test_set_and_config_files_read_exponent_numbers_as_numbers() -> None:
+    """YAML 1.1 reads 1e-4 as a string; --set reward.model.lr=1e-4, a preset, a suite or a run's
+    config.yaml all mean the number (diffil.utils.config.load_yaml)."""
+    from diffil.utils.config import load_yaml, parse_overrides
+
+    assert load_yaml("lr: 1e-4\nn: 12\nname: abc\nx: 1.5") == {
+        "lr": 1e-4,
+        "n": 12,
+        "name": "abc",
+        "x": 1.5,
+    }
 
     parsed = parse_overrides(["ppo.learning_rate=1e-4", "steps=2e6", "tag=abc", "x=2.5E-3"])
     assert parsed == {"ppo": {"learning_rate": 1e-4}, "steps": 2e6, "tag": "abc", "x": 2.5e-3}

@@ -26,7 +26,7 @@ from diffil.planning.config import DiffuserTrainingConfig
 from diffil.planning.irl import DiffuserIRLConfig
 from diffil.rl.ppo import PPOConfig
 from diffil.rl.sac import SACConfig
-from diffil.utils.config import deep_merge, from_dict
+from diffil.utils.config import deep_merge, from_dict, load_yaml
 
 RL_ALGORITHMS = ("ppo", "sac")
 
@@ -229,7 +229,7 @@ def preset(kind: str, name: str) -> dict[str, Any]:
     path = resources.files("diffil.configs").joinpath(kind, f"{name}.yaml")
     if not path.is_file():
         return {}
-    return yaml.safe_load(path.read_text()) or {}
+    return load_yaml(path.read_text()) or {}
 
 
 def _split_method_sections(kind: str, name: str) -> tuple[dict[str, Any], dict[str, Any]]:

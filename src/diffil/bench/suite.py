@@ -40,7 +40,7 @@ from typing import Any
 import yaml
 
 from diffil.errors import DiffilError
-from diffil.utils.config import from_dict
+from diffil.utils.config import from_dict, load_yaml
 
 SUITE_FIX = "see the suite format in docs/guides/bench.md"
 
@@ -271,7 +271,7 @@ def load_suite(name_or_path: str | PathLike) -> Suite:
             f"choose from: {', '.join(shipped_suites())}, or pass a suite YAML file",
         )
     try:
-        data = yaml.safe_load(raw)
+        data = load_yaml(raw)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""

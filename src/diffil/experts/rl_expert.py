@@ -42,7 +42,7 @@ from diffil.eval.evaluate import evaluate_policy
 from diffil.experts.noise import add_action_noise, check_action_noise
 from diffil.policy import Policy, PolicyNetwork, describe_modules
 from diffil.rl.ppo import ACTIVATIONS, PPOConfig
-from diffil.utils.config import deep_merge, from_dict
+from diffil.utils.config import deep_merge, from_dict, load_yaml
 
 ALGOS = ("sac", "td3", "ppo")
 OFF_POLICY = ("sac", "td3")
@@ -208,7 +208,7 @@ def read_expert_config(path: str | PathLike) -> ExpertConfig:
     if not config_file.is_file():
         raise DiffilError("not an expert run directory (no config.yaml)", fix, path)
     with reading(config_file, "run config", "restore it from a backup, or start a new run"):
-        data = yaml.safe_load(config_file.read_text())
+        data = load_yaml(config_file.read_text())
     if isinstance(data, dict) and "method" in data:
         raise DiffilError(
             "this is an imitation run (`diffil train`), not an expert run",

@@ -26,8 +26,6 @@ from os import PathLike
 from pathlib import Path
 from typing import IO, Any
 
-import yaml
-
 try:
     import fcntl
 except ImportError:  # Windows: no advisory locks; runs are not guarded there
@@ -36,7 +34,7 @@ except ImportError:  # Windows: no advisory locks; runs are not guarded there
 from diffil.algorithms.config import TrainConfig
 from diffil.envs.task import task_file_stem
 from diffil.errors import DiffilError, reading
-from diffil.utils.config import from_dict
+from diffil.utils.config import from_dict, load_yaml
 
 CONFIG = "config.yaml"
 METRICS = "metrics.csv"
@@ -108,7 +106,7 @@ class RunDirectory:
 
     def read_config(self) -> TrainConfig:
         with reading(self.config_path, "run config", _RESTORE):
-            data = yaml.safe_load(self.config_path.read_text())
+            data = load_yaml(self.config_path.read_text())
             if not isinstance(data, dict):
                 raise ValueError(f"holds a {type(data).__name__}, not config fields")
             generative = data.get("generative")

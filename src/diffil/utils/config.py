@@ -78,7 +78,21 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
     return out
 
 
-_EXPONENT_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+")
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, reading floats as YAML 1.2 does: ``1e-4`` (exponent, no dot) is a
+    number, where YAML 1.1 reads it as a string."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)
+
+
+def load_yaml(text: str) -> Any:
+    """Parse YAML text (configs, presets, suites, ``--set`` values) with :class:`_Loader`."""
+    return yaml.load(text, Loader=_Loader)
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:
@@ -95,11 +109,7 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
         for part in parents:
             node = node.setdefault(part, {})
         try:
-            value = yaml.safe_load(raw)
-            # YAML 1.1 reads 1e-4 (no dot) as a string; everyone means the number
-            if isinstance(value, str) and _EXPONENT_NUMBER.fullmatch(value.strip()):
-                value = float(value)
-            node[leaf] = value
+            node[leaf] = load_yaml(raw)
         except yaml.YAMLError:
             raise DiffilError(
                 f"cannot read the value of override {item!r}",
