@@ -55,10 +55,9 @@ class OffPolicyTrainer(ImitationTrainer):
         else:
             with self.run.reading_checkpoint():
                 self._restore(raw_venv, state)
-        # gamma r(s_a) / (1 - gamma), refreshed after each reward-model update
-        self._terminal_bonus = (
-            self.terminal_bonus(cfg.sac.gamma) if self.reward_model is not None else 0.0
-        )
+        self._terminal_bonus = 0.0  # gamma r(s_a) / (1 - gamma); 0 without absorbing states
+        if self.absorbing:
+            self._update_terminal_bonus()
         self._attach_buffer()
 
     @property
@@ -84,6 +83,12 @@ class OffPolicyTrainer(ImitationTrainer):
         # true terminations bootstrap through the absorbing state (0 without one)
         return rewards + np.asarray(dones).reshape(rewards.shape) * self._terminal_bonus
 
+    def _update_terminal_bonus(self) -> float:
+        """Refresh the terminal steps' bonus from the current reward model; returns r(s_a)."""
+        r_abs = self.absorbing_reward()
+        self._terminal_bonus = terminal_bonus(r_abs, self.config.sac.gamma)
+        return r_abs
+
     def _log_prob(self, obs: np.ndarray, acts: np.ndarray) -> np.ndarray:
         norm = self.venv.normalize_obs(obs) if isinstance(self.venv, VecNormalize) else obs
         return sac_log_prob(self.model, norm, self.model.policy.scale_action(acts))
@@ -104,9 +109,7 @@ class OffPolicyTrainer(ImitationTrainer):
             }
         out = self.update_reward_model(Transitions(obs, acts, next_obs, dones))
         if self.absorbing:
-            r_abs = self.absorbing_reward()
-            self._terminal_bonus = terminal_bonus(r_abs, cfg.sac.gamma)
-            out["reward_absorbing"] = r_abs
+            out["reward_absorbing"] = self._update_terminal_bonus()
         rewards = self.relabel(obs[latest], acts[latest], next_obs[latest], dones[latest])
         out.update(reward_mean=float(rewards.mean()), reward_std=float(rewards.std()))
         return out

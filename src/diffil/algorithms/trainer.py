@@ -283,12 +283,14 @@ class ImitationTrainer(Trainer):
         cfg = self.config
         self.reward_model = None
         self.scaler: ObservationScaler | None = None
-        self._reward_expert: Transitions | None = None
+        # the demonstrations as the reward model learns from them (with absorbing rows)
+        self.reward_expert: Transitions | None = None
         self.reward_frozen = cfg.reward_source is not None
         if cfg.reward_source is not None:  # reward transfer: another run's reward, frozen
             self.reward_model, self.scaler = self._frozen_reward(cfg.reward_source)
         elif self.method.reward_model is not None:
             self.scaler = ObservationScaler.fit(self.expert.obs, absorbing=cfg.reward.absorbing)
+            self.reward_expert = with_absorbing_rows(self.expert) if self.absorbing else self.expert
             model_config = {**cfg.reward.model, "obs_only": cfg.obs_only}
             try:
                 self.reward_model = make_reward_model(
@@ -325,15 +327,6 @@ class ImitationTrainer(Trainer):
         """The reward model learns the absorbing state's reward (diffil.rewards.absorbing)."""
         return self.scaler is not None and self.scaler.absorbing
 
-    @property
-    def reward_expert(self) -> Transitions:
-        """The demonstrations as the reward model learns from them (with absorbing rows)."""
-        if self.absorbing:
-            if self._reward_expert is None:
-                self._reward_expert = with_absorbing_rows(self.expert)
-            return self._reward_expert
-        return self.expert
-
     def batch(self, obs, acts, next_obs, dones, absorbing=None) -> TransitionBatch:
         """A reward-model batch from raw arrays: observations standardised, and log pi(a|s) of
         the current policy added for models that need it (AIRL). In obs-only mode the actions
@@ -362,10 +355,6 @@ class ImitationTrainer(Trainer):
         batch = self.batch(obs, acts, obs, np.zeros(rows), np.ones(rows, dtype=bool))
         return float(self.reward_model.reward(batch, generator=self.generator).mean())
 
-    def terminal_bonus(self, gamma: float) -> float:
-        """What a terminal step's reward gains from the absorbing state (0 without one)."""
-        return terminal_bonus(self.absorbing_reward(), gamma) if self.absorbing else 0.0
-
     def _log_prob(self, obs: np.ndarray, acts: np.ndarray) -> np.ndarray:
         """log pi(a|s) of the current policy for raw observations and env actions."""
         raise NotImplementedError
@@ -383,6 +372,7 @@ class ImitationTrainer(Trainer):
         metrics: dict[str, list[float]] = {}
         size = self.config.reward.batch_size
         expert = self.reward_expert
+        assert expert is not None
         if self.absorbing:
             agent = with_absorbing_rows(agent)
         for _ in range(self.config.reward.updates_per_rollout):
@@ -396,7 +386,9 @@ class ImitationTrainer(Trainer):
         if self.reward_model is None or self.reward_frozen:
             return
         size = self.config.reward.batch_size
-        metrics = self.reward_model.pretrain(lambda: self.sample(self.reward_expert, size))
+        expert = self.reward_expert
+        assert expert is not None
+        metrics = self.reward_model.pretrain(lambda: self.sample(expert, size))
         if metrics:
             self.say(
                 "pre-trained the reward model on the demonstrations: "
