@@ -249,7 +249,7 @@ def evaluate(
 
 def run_reward(run_dir: Path) -> Callable[..., np.ndarray]:
     """The reward model of a finished AIRL/GAIL run as a RewardFunction."""
-    from diffil.eval.reward_metrics import learned_reward
+    from diffil.algorithms.reward_transfer import learned_reward
 
     return learned_reward(run_dir)
 

@@ -100,7 +100,7 @@ def measure(
     warmup = config.sac.learning_starts
     config.steps = warmup + steps
     with tempfile.TemporaryDirectory() as tmp:
-        run = RunDirectory.create(Path(tmp) / "run", config)
+        run = RunDirectory.create(Path(tmp) / "run", config.to_yaml())
         trainer = trainer_for(config, run, progress=False)
         assert isinstance(trainer, OffPolicyTrainer)
         model, buffer, timers = trainer.model, trainer.buffer, Timers()

@@ -21,6 +21,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from diffil.algorithms.config import read_run_config
 from diffil.algorithms.run import train, trainer_for
 from diffil.cli import main
 from diffil.data import load_dataset, save_dataset, validate_dataset
@@ -174,7 +175,7 @@ def check_run(runs: Path, part: str, data: st.DataObject) -> None:
         try:
             if part == "config":
                 try:  # what resuming does before it trains
-                    trainer_for(run.read_config(), run, progress=False)
+                    trainer_for(read_run_config(run), run, progress=False)
                 finally:
                     torch.set_num_threads(1)  # a corrupt config may have changed `threads`
             elif part == "policy":

@@ -356,16 +356,15 @@ def test_run_directories_from_before_the_options_resume_as_they_trained(tmp_path
     network to the new defaults."""
     import yaml
 
-    from diffil.algorithms.config import resolve_config
+    from diffil.algorithms.config import read_run_config, resolve_config
     from diffil.runs.run_dir import RunDirectory
 
-    run = RunDirectory.create(
-        tmp_path / "old", resolve_config("diffusion-policy", "pointmaze-umaze")
-    )
-    new = RunDirectory.open(run.path).read_config().generative
+    config = resolve_config("diffusion-policy", "pointmaze-umaze")
+    run = RunDirectory.create(tmp_path / "old", config.to_yaml())
+    new = read_run_config(run.path).generative
     assert (new.prediction, new.network_input) == ("v_prediction", "linear")
     data = yaml.safe_load(run.config_path.read_text())
     del data["generative"]["prediction"], data["generative"]["network_input"]
     run.config_path.write_text(yaml.safe_dump(data))
-    old = RunDirectory.open(run.path).read_config().generative
+    old = read_run_config(run.path).generative
     assert (old.prediction, old.network_input) == ("epsilon", "native")

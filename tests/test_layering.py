@@ -1,7 +1,8 @@
 """Imports run one way: the lower layers (data, envs, diffusion, rewards, rl) import nothing from
-the layers built on them (algorithms, planning, eval, experts, api, cli, bench), and the experts
-nothing from the training loops, run directories or front ends, not even inside a function.
-Read from the source, so it costs no imports."""
+the layers built on them (algorithms, planning, eval, experts, api, cli, bench); evaluation and
+run directories nothing from the training code that uses them; the experts nothing from the
+training loops, run directories or front ends; not even inside a function. Read from the
+source, so it costs no imports."""
 
 from __future__ import annotations
 
@@ -43,6 +44,20 @@ def test_lower_layers_import_nothing_from_the_layers_above():
     assert not wrong, "\n".join(wrong)
 
 
+@pytest.mark.parametrize("layer", ["eval", "runs"])
+def test_evaluation_and_run_directories_import_no_training_code(layer):
+    """The trainers evaluate policies and write runs; what reads a run's reward or policy back
+    (reward maps, learned rewards) lives with the trainers, in diffil.algorithms."""
+    above = ("algorithms", "planning", "experts", "generative", "bench", "api", "cli")
+    wrong = [
+        f"{path.relative_to(PACKAGE)} imports {name}"
+        for path in sorted((PACKAGE / layer).rglob("*.py"))
+        for name in _imported_modules(path)
+        if name.split(".")[1] in above
+    ]
+    assert not wrong, "\n".join(wrong)
+
+
 def test_experts_import_no_training_loop_run_directory_or_front_end():
     above = ("algorithms", "planning", "runs", "bench", "api", "cli")
     wrong = [
@@ -66,6 +81,10 @@ def test_moved_names_say_where_they_went():
         from diffil.data.collect import collect_demonstrations  # noqa: F401
     with pytest.raises(ImportError, match=r"use diffil\.train_expert"):
         from diffil.experts import train_expert  # noqa: F401
+    with pytest.raises(ImportError, match=r"moved to diffil\.algorithms\.reward_map\.plot_maze"):
+        from diffil.eval.reward_plots import plot_maze_reward  # noqa: F401
+    with pytest.raises(ImportError, match=r"moved to diffil\.experts\.collect\.maze_coverage"):
+        from diffil.eval.reward_metrics import maze_coverage  # noqa: F401
     import diffil.data.collect
 
     assert not hasattr(diffil.data.collect, "no_such_name")  # other names: AttributeError

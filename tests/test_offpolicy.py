@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from diffil.algorithms.config import resolve_config
+from diffil.algorithms.config import read_run_config, resolve_config
 from diffil.algorithms.offpolicy import OffPolicyTrainer
 from diffil.algorithms.run import train, trainer_for
 from diffil.cli import main
@@ -59,7 +59,9 @@ def make_trainer(tmp_path, method: str, steps: int = 150, **fields) -> OffPolicy
     """A SAC trainer whose replay buffer holds ``steps`` random-action transitions."""
     overrides = {**TINY, "sac": {**TINY["sac"], "learning_starts": 10_000}, **fields}
     config = resolve_config(method, "pointmaze-umaze", {**overrides, "rl": "sac"})
-    trainer = trainer_for(config, RunDirectory.create(tmp_path / "run", config), progress=False)
+    trainer = trainer_for(
+        config, RunDirectory.create(tmp_path / "run", config.to_yaml()), progress=False
+    )
     assert isinstance(trainer, OffPolicyTrainer)
     silence_sb3_logger(trainer.model)  # no SB3-<date> folder in /tmp
     trainer.model.learn(total_timesteps=steps)  # learning_starts > steps: only collection
@@ -216,8 +218,8 @@ def test_sac_run_writes_a_complete_run_directory_and_resumes(tmp_path, monkeypat
         assert (ckpt / name).exists(), name
     assert json.loads((ckpt / "state.json").read_text())["env_steps"] == 400
     run = RunDirectory.open(out)
-    assert run.read_config().rl == "sac"
-    resumed = trainer_for(run.read_config(), run, progress=False)
+    assert read_run_config(run).rl == "sac"
+    resumed = trainer_for(read_run_config(run), run, progress=False)
     assert resumed.model.num_timesteps == 400 and resumed.buffer.pos >= 399
     assert resumed.buffer.relabel is not None  # re-attached after loading
     monkeypatch.setattr(OffPolicyTrainer, "reward_step", original)
@@ -244,7 +246,7 @@ def test_smiling_runs_end_to_end_on_sac_by_default(tmp_path):
         progress=False,
     )
     assert result.env_steps == 300
-    assert RunDirectory.open(out).read_config().rl == "sac"
+    assert read_run_config(out).rl == "sac"
     logged = rows(out)
     assert len(logged) == 3 and float(logged[-1]["reward_model.learner_loss"]) > 0
     assert (out / "checkpoints" / "latest" / "replay_buffer.pkl").exists()
@@ -269,7 +271,7 @@ def test_smiling_on_ppo_learns_from_observations_via_the_cli(tmp_path):
     ]
     sets = [item for s in settings for item in ("--set", s)]
     assert main([*args, "--steps", "256", "--out", str(out), "--quiet", *sets]) == 0
-    config = RunDirectory.open(out).read_config()
+    config = read_run_config(out)
     assert config.rl == "ppo" and config.obs_only
     assert [int(r["env_steps"]) for r in rows(out)] == [128, 256]
     assert (out / "checkpoints" / "latest" / "ppo.zip").exists()

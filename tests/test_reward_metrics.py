@@ -98,9 +98,8 @@ def test_degenerate_inputs_are_clear_errors(coverage):
 def test_learned_reward_of_a_run_is_its_shaped_airl_reward_on_standardised_inputs(tmp_path):
     import torch
 
+    from diffil.algorithms.reward_transfer import learned_reward, load_run_reward_model
     from diffil.algorithms.run import train
-    from diffil.eval.reward_metrics import learned_reward
-    from diffil.eval.reward_plots import load_run_reward_model
     from diffil.experts.collect import collect_demonstrations
 
     tiny = {

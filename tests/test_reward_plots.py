@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 import yaml
 
+from diffil.algorithms.reward_map import plot_maze_reward
 from diffil.errors import DiffilError
-from diffil.eval.reward_plots import plot_maze_reward, reward_surface
+from diffil.eval.reward_plots import reward_surface
 from diffil.rewards import make_reward_model
 from diffil.toys import run_sine_toy
 
@@ -124,3 +125,29 @@ def test_maze_reward_heatmap_rejects_bad_runs(tiny_run: Path, tmp_path: Path) ->
     with pytest.raises(DiffilError, match="no reward-model checkpoint"):
         plot_maze_reward(no_ckpt, tmp_path / "c.png")
     assert not list(tmp_path.glob("*.png"))
+
+
+def test_maze_reward_drawing_needs_no_run(tmp_path: Path) -> None:
+    """draw_maze_reward pictures any reward: here the maze's own sparse reward, which is 1 only
+    within 0.45 of the goal, so the picture's values are 0 and 1 only."""
+    from diffil.envs.registry import get_task
+    from diffil.eval.reward_metrics import task_reward
+    from diffil.eval.reward_plots import draw_maze_reward
+
+    task, truth, seen = get_task("pointmaze-umaze"), task_reward("pointmaze-umaze"), []
+
+    def sparse(obs: np.ndarray, acts: np.ndarray) -> np.ndarray:
+        flat = obs.reshape(-1, obs.shape[-1])
+        seen.append(truth(flat, acts.reshape(len(flat), -1), flat))
+        return seen[-1].reshape(obs.shape[:-1])
+
+    def still(obs: np.ndarray) -> np.ndarray:
+        return np.zeros((len(obs), 2))
+
+    out = draw_maze_reward(sparse, still, task, (1.0, 1.0), tmp_path / "true.png", "true")
+    assert out.stat().st_size > 10_000
+    assert set(np.unique(seen[0])) == {0.0, 1.0}
+    with pytest.raises(DiffilError, match="not a maze"):
+        draw_maze_reward(sparse, still, get_task("hopper"), (0, 0), tmp_path / "h.png")
+    with pytest.raises(ValueError, match="goal must be"):
+        draw_maze_reward(sparse, still, task, (0, 0, 0), tmp_path / "g.png")

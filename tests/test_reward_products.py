@@ -11,12 +11,13 @@ import pytest
 import torch
 
 from diffil.algorithms import planning
-from diffil.algorithms.reward_transfer import load_learned_reward
+from diffil.algorithms.reward_transfer import learned_reward, load_learned_reward
 from diffil.algorithms.run import train
 from diffil.algorithms.trainer import OnlineTrainer
 from diffil.cli import main
 from diffil.errors import TrainingInterrupted
-from diffil.eval.reward_metrics import erc, learned_reward, maze_coverage, task_reward
+from diffil.eval.reward_metrics import erc, task_reward
+from diffil.experts.collect import maze_coverage
 from diffil.planning import Diffuser, PlanReward
 from diffil.rl.sac import RelabelingReplayBuffer
 

@@ -254,7 +254,7 @@ def quickstart(
         )  # fmt: skip
         runs.append(run_dir)
     if "drail" in methods:
-        from diffil.eval.reward_plots import plot_maze_reward
+        from diffil.algorithms.reward_map import plot_maze_reward
 
         info["reward_map"] = str(
             plot_maze_reward(out_dir / "runs" / "drail", out_dir / "drail_reward_map.png")

@@ -543,22 +543,22 @@ def _variant_noise(noise: float | None, task: str | None, recorded: float | None
 
 def _planner_run(run: Path) -> bool:
     """Whether ``run`` is the run directory of a diffuser or diffuser-irl method."""
+    from diffil.algorithms.config import read_run_config
     from diffil.algorithms.methods import get_method
-    from diffil.runs.run_dir import RunDirectory
 
     if not (run.is_dir() and (run / "config.yaml").is_file()):
         return False
-    return get_method(RunDirectory.open(run).read_config().method).plans
+    return get_method(read_run_config(run).method).plans
 
 
 def _evaluate_planner(
     run: Path, episodes: int, seed: int, task: str | None, noise: float | None
 ) -> None:
+    from diffil.algorithms.config import read_run_config
     from diffil.algorithms.planning import make_planner
     from diffil.eval.evaluate import evaluate_policy, format_evaluation
-    from diffil.runs.run_dir import RunDirectory
 
-    config = RunDirectory.open(run).read_config()
+    config = read_run_config(run)
     name = task or config.task
     planner = make_planner(run)
     spec = get_task(name, noise=_variant_noise(noise, task, config.noise))
@@ -637,7 +637,7 @@ def _export_target(run: Path, fmt: str, out: Path | None) -> Path:
 @click.option("--resolution", type=click.IntRange(min=8), default=60, show_default=True)
 def reward_map(run: Path, out: Path | None, resolution: int) -> None:
     """Heatmap of RUN's learned reward r(s, pi(s)) over maze positions."""
-    from diffil.eval.reward_plots import plot_maze_reward
+    from diffil.algorithms.reward_map import plot_maze_reward
 
     png = plot_maze_reward(run, out or run / "reward_map.png", resolution=resolution)
     console.print(f"wrote {png}")
@@ -662,7 +662,8 @@ def reward_eval(run: Path, metric: str, pieces: int, piece_steps: int, seed: int
     """How close RUN's learned reward is to the task's true reward (ERC or EPIC, in [0, 1]; 0 =
     equivalent), on a coverage set of exploration pieces (maze tasks)."""
     from diffil.algorithms.reward_transfer import load_learned_reward
-    from diffil.eval.reward_metrics import compare_to_task_reward, maze_coverage, task_reward
+    from diffil.eval.reward_metrics import compare_to_task_reward, task_reward
+    from diffil.experts.collect import maze_coverage
 
     learned = load_learned_reward(run)
     task_reward(learned.task)  # a task without a true reward of (s, a, s') says so first

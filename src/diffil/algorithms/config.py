@@ -16,16 +16,18 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from importlib import resources
+from os import PathLike
 from typing import Any
 
 import yaml
 
-from diffil.errors import DiffilError, require_positive
+from diffil.errors import DiffilError, reading, require_positive
 from diffil.generative.config import GenerativePolicyConfig
 from diffil.planning.config import DiffuserTrainingConfig
 from diffil.planning.irl import DiffuserIRLConfig
 from diffil.rl.ppo import PPOConfig
 from diffil.rl.sac import SACConfig
+from diffil.runs.run_dir import CONFIG, RESTORE, RunDirectory
 from diffil.utils.config import deep_merge, from_dict, load_yaml
 
 RL_ALGORITHMS = ("ppo", "sac")
@@ -272,3 +274,23 @@ def resolve_config(method: str, task: str, overrides: dict[str, Any] | None = No
     data = deep_merge(data, task_per_method.get(method) or {})
     data = deep_merge(data, overrides or {})
     return from_dict(TrainConfig, data).validate()
+
+
+def read_run_config(run: RunDirectory | str | PathLike) -> TrainConfig:
+    """The :class:`TrainConfig` a run was trained with (its ``config.yaml``), validated.
+
+    Runs written before a setting existed read with the value they were trained with, not
+    today's default. One-line :class:`DiffilError` for a folder that is not a run or a config
+    that does not parse.
+    """
+    run = run if isinstance(run, RunDirectory) else RunDirectory.open(run)
+    data = run.read_config_data()
+    with reading(run.config_path, "run config", RESTORE):
+        generative = data.get("generative")
+        if isinstance(generative, dict):
+            # runs from before generative.prediction existed trained eps networks (the default
+            # is now v): resuming them must keep training eps
+            generative.setdefault("prediction", "epsilon")
+            # and before generative.network_input, networks saw their path's own scale
+            generative.setdefault("network_input", "native")
+        return from_dict(TrainConfig, data, where=CONFIG).validate()

@@ -482,7 +482,7 @@ def train_expert(
     config = resolve_expert_config(task, algo or "sac", deep_merge(dict(overrides or {}), extra))
     path = Path(out) if out is not None else default_expert_path(config)
     existed = path.exists()
-    with RunDirectory.create(path, config) as run:  # type: ignore[arg-type]  # duck-typed
+    with RunDirectory.create(path, config.to_yaml()) as run:
         try:
             trainer = ExpertTrainer(config, run, progress=progress)
         except BaseException:  # e.g. no GPU for --device cuda: leave no half-made run behind

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from diffil.algorithms.config import read_run_config
 from diffil.algorithms.trainer import Trainer, TrainResult
 from diffil.data.io import load_dataset, save_dataset
 from diffil.data.trajectory import TrajectoryDataset
@@ -57,7 +58,7 @@ def make_planner(run_dir: str | Path, seed: int = 0) -> DiffuserPlanner:
     """The re-planning planner of a finished ``diffuser`` or ``diffuser-irl`` run: its Diffuser,
     guided by its learned reward (diffuser-irl) with the run's guidance scale."""
     run = RunDirectory.open(run_dir)
-    config = run.read_config()
+    config = read_run_config(run)
     path = run.path / DIFFUSER_FILE
     if not path.is_file():
         raise DiffilError(
@@ -341,7 +342,7 @@ def export_learned_reward(run_dir: str | Path, fmt: str, out: str | Path | None 
     from diffil.utils.files import write_atomically
 
     run_dir = Path(run_dir)
-    config = RunDirectory.open(run_dir).read_config()
+    config = read_run_config(run_dir)
     if config.method != "diffuser-irl" or not (run_dir / REWARD_FILE).is_file():
         raise DiffilError(
             "a diffuser run has no learned reward to export, and its planner cannot be exported "

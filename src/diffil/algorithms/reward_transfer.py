@@ -2,20 +2,28 @@
 
 ``diffil train ppo|sac --reward RUN`` and ``diffil reward-eval RUN`` start here. The frozen
 wrappers themselves are in :mod:`diffil.rewards.frozen`; this module reads run directories, so
-it sits above the reward models.
+it sits above the reward models. :func:`learned_reward` gives the same reward as a plain function
+of arrays, for the metrics of :mod:`diffil.eval.reward_metrics`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from os import PathLike
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 
 from diffil.errors import DiffilError
+from diffil.rewards import RewardModel, make_reward_model
 from diffil.rewards.discriminator import REWARD_TYPES, DiscriminatorRewardModel
 from diffil.rewards.frozen import FrozenReward, LearnedReward, PlanRewardModel
+
+if TYPE_CHECKING:
+    from diffil.algorithms.config import TrainConfig
 
 
 def load_learned_reward(
@@ -32,6 +40,7 @@ def load_learned_reward(
     reward (or has not saved one yet), was trained on another task than ``task``, or
     ``reward_type`` is given for a reward that is not a discriminator's.
     """
+    from diffil.algorithms.config import read_run_config
     from diffil.algorithms.methods import get_method
     from diffil.runs.run_dir import RunDirectory
 
@@ -39,7 +48,7 @@ def load_learned_reward(
     if not path.exists():
         raise DiffilError("no such run directory", "pass the folder `diffil train` wrote", path)
     run = RunDirectory.open(path)
-    config = run.read_config()
+    config = read_run_config(run)
     method = get_method(config.method)
     if not method.learns_reward:
         raise DiffilError(
@@ -67,8 +76,6 @@ def load_learned_reward(
         inner: torch.nn.Module = PlanRewardModel(plan_reward)
         frozen = FrozenReward(inner, plan_reward.obs_dim, plan_reward.act_dim, obs_only=False)
         return LearnedReward(frozen, None, config.task, config.method, path)
-    from diffil.eval.reward_plots import load_run_reward_model
-
     model, scaler, _ = load_run_reward_model(path)
     if reward_type is not None:
         if not isinstance(model, DiscriminatorRewardModel):
@@ -80,6 +87,60 @@ def load_learned_reward(
         model.config = dataclasses.replace(model.config, reward_type=reward_type)
     frozen = FrozenReward(model, model.obs_dim, model.act_dim, obs_only=config.obs_only)
     return LearnedReward(frozen, scaler, config.task, config.method, path)
+
+
+def learned_reward(
+    run_dir: str | PathLike,
+) -> Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]:
+    """The learned reward of a finished training run as a function r(s, a, s') of arrays
+    (a :data:`~diffil.eval.reward_metrics.RewardFunction`).
+
+    Adversarial and score-matching runs: the latest reward model, inputs standardised as in
+    training; AIRL gives its shaped reward f = g + gamma h' - h (no log pi term), DRAIL and GAIL
+    their log D - log(1 - D). Diffuser-IRL runs: r_phi(s, a) of ``reward.pt``.
+    """
+    return load_learned_reward(run_dir).function()
+
+
+def load_run_reward_model(
+    run_dir: str | PathLike,
+) -> tuple[RewardModel, dict[str, Any], TrainConfig]:
+    """The latest reward model of a run, its observation scaler dict, and the run's config.
+
+    Raises :class:`DiffilError` when ``run_dir`` is not a run of an adversarial method or has
+    no checkpoint yet.
+    """
+    from diffil.algorithms.config import read_run_config
+    from diffil.algorithms.methods import get_method
+    from diffil.envs.registry import get_task
+    from diffil.runs.run_dir import RunDirectory
+
+    run = RunDirectory.open(run_dir)
+    config = read_run_config(run)
+    name = get_method(config.method).reward_model
+    if name is None:
+        raise DiffilError(
+            f"method {config.method!r} learns no reward", "pass a run of an adversarial method"
+        ).at(run.path)
+    ckpt = run.checkpoint_dir
+    state_path, model_path = ckpt / "state.json", ckpt / "reward_model.pt"
+    if not model_path.is_file() or not state_path.is_file():
+        raise DiffilError(
+            "the run has no reward-model checkpoint", "train it longer or resume it"
+        ).at(run.path)
+    state = run.load_state() or {}
+    scaler = state.get("scaler")
+    if not isinstance(scaler, dict) or "mean" not in scaler or "std" not in scaler:
+        raise DiffilError(
+            "checkpoints/latest/state.json has no observation scaler", "re-run the training"
+        ).at(run.path)
+    task = get_task(config.task)
+    model_config = {**config.reward.model, "obs_only": config.obs_only}
+    with run.reading_checkpoint():
+        width = task.obs_dim + int(bool(scaler.get("absorbing", False)))  # absorbing column
+        model = make_reward_model(name, width, task.act_dim, model_config)
+        model.restore(torch.load(model_path, map_location="cpu", weights_only=True))
+    return model, scaler, config
 
 
 def _no_reward_type(method: str, path: Path) -> DiffilError:

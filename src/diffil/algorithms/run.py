@@ -10,7 +10,7 @@ from typing import Any
 
 from rich.console import Console
 
-from diffil.algorithms.config import TrainConfig, resolve_config
+from diffil.algorithms.config import TrainConfig, read_run_config, resolve_config
 from diffil.algorithms.methods import get_method
 from diffil.algorithms.trainer import DEMOS_FILE, OnlineTrainer, Trainer, TrainResult
 from diffil.data.io import load_dataset
@@ -74,7 +74,7 @@ def train(
     if resume is not None:
         with RunDirectory.open(resume) as run:  # the lock is released however training ends
             run.lock()
-            config = run.read_config()
+            config = read_run_config(run)
             saved = run.path / DEMOS_FILE
             if saved.exists():  # a gym: task made from a dataset's env spec is made again
                 restore_task(config.task, read_metadata(saved).get("env_spec"))
@@ -113,10 +113,10 @@ def train(
     if demos is None and config.demos is None and uses_demos and not is_multitask(task):
         shipped = _default_demonstrations(spec, config.num_demos, progress)
         config.demos = None if shipped is None else str(shipped)
-    path = Path(out) if out else default_run_path(config)
+    path = Path(out) if out else default_run_path(config.method, config.task, config.seed)
     existed = path.exists()
     dataset = demos if isinstance(demos, TrajectoryDataset) else None
-    with RunDirectory.create(path, config) as run:
+    with RunDirectory.create(path, config.to_yaml()) as run:
         try:
             trainer = trainer_for(config, run, progress, demos=dataset)
         except BaseException:  # e.g. demos that do not fit the task: leave no half-made run

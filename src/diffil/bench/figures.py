@@ -106,8 +106,8 @@ def plot_profiles(cells: list[CellResult], methods: list[str], title: str, out: 
 
 
 def reward_map(cell_dir: Path, out: Path) -> Path:
-    """The learned reward of a maze run over positions (diffil.eval.reward_plots), made once."""
-    from diffil.eval.reward_plots import plot_maze_reward
+    """The learned reward of a maze run over positions (diffil.algorithms.reward_map), made once."""
+    from diffil.algorithms.reward_map import plot_maze_reward
 
     policy = cell_dir / "policy.pt"
     if out.exists() and policy.exists() and out.stat().st_mtime >= policy.stat().st_mtime:

@@ -71,6 +71,7 @@ def _curve(rows: list[dict[str, str]], task: str) -> list[tuple[int, float]]:
 
 def read_cell(out: Path, name: str, info: dict[str, Any], status: dict[str, Any]) -> CellResult:
     """The result of cell ``name`` of the bench folder ``out``."""
+    from diffil.algorithms.config import read_run_config
     from diffil.algorithms.methods import get_method
     from diffil.runs.run_dir import RunDirectory
 
@@ -87,7 +88,7 @@ def read_cell(out: Path, name: str, info: dict[str, Any], status: dict[str, Any]
     path = out / RUNS_DIR / name
     try:
         run = RunDirectory.open(path)
-        config = run.read_config()
+        config = read_run_config(run)
         result.env_steps_budget = None if not result.online else config.steps
         result.gradient_steps_budget = config.bc.steps if not result.online else None
         evaluation = run.read_eval()

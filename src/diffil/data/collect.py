@@ -12,6 +12,7 @@ import numpy as np
 from diffil.data.trajectory import Trajectory
 from diffil.envs.registry import TaskSpec
 from diffil.errors import DiffilError
+from diffil.utils.moved import moved_names
 from diffil.utils.progress import progress_bar
 
 Policy = Callable[[np.ndarray], np.ndarray]
@@ -151,20 +152,16 @@ def rollout(
             env.close()
 
 
-_MOVED = (
-    "collect_demonstrations",
-    "collect_exploration",
-    "COLLECT_MODES",
-    "MAX_ATTEMPTS_PER_EPISODE",
+# datasets made by a task's experts moved up to diffil.experts.collect
+__getattr__ = moved_names(
+    __name__,
+    dict.fromkeys(
+        (
+            "collect_demonstrations",
+            "collect_exploration",
+            "COLLECT_MODES",
+            "MAX_ATTEMPTS_PER_EPISODE",
+        ),
+        "diffil.experts.collect",
+    ),
 )
-
-
-def __getattr__(name: str) -> object:
-    """Names that moved to :mod:`diffil.experts.collect` (datasets made by a task's experts) say
-    where they went, instead of Python's bare "cannot import name"."""
-    if name in _MOVED:
-        raise ImportError(
-            f"diffil.data.collect.{name} moved to diffil.experts.collect.{name}: "
-            "import it from there"
-        )
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

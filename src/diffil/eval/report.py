@@ -18,13 +18,13 @@ from diffil.runs.run_dir import RunDirectory
 def run_summary(run_dir: str | PathLike) -> dict[str, Any]:
     """Method, task, final evaluation and time-to-90% of one finished run."""
     run = RunDirectory.open(run_dir)
-    config = run.read_config()
+    config = run.read_config_data()
     evaluation = run.read_eval()
     return {
         "run": str(run.path),
-        "method": config.method,
-        "task": config.task,
-        "seed": config.seed,
+        "method": config.get("method"),
+        "task": config.get("task"),
+        "seed": config.get("seed"),
         "success_rate": evaluation.get("success_rate"),
         "return_mean": evaluation.get("return_mean"),
         "normalized_return": evaluation.get("normalized_return"),
@@ -64,20 +64,20 @@ def plot_learning_curves(run_dirs: Sequence[str | PathLike], out: str | PathLike
     ylabel = "evaluation return"
     for run_dir in run_dirs:
         run = RunDirectory.open(run_dir)
-        config = run.read_config()
+        summary = run_summary(run_dir)
+        method = summary["method"]
         points = [r for r in run.read_metrics() if r.get("eval_return")]
         if not points:  # BC: no environment steps; show its final result as a level
-            summary = run_summary(run_dir)
             value = summary["success_rate"]
             if value is not None:
-                ax.axhline(value, ls="--", lw=1.2, label=f"{config.method} (offline)", color="0.4")
+                ax.axhline(value, ls="--", lw=1.2, label=f"{method} (offline)", color="0.4")
             continue
         key = "eval_success" if points[0].get("eval_success") else "eval_return"
         ylabel = "evaluation success rate" if key == "eval_success" else ylabel
         with run.reading_metrics():
             steps = [int(float(r["env_steps"])) for r in points]
             values = [float(r[key]) for r in points]
-        ax.plot(steps, values, marker="o", ms=3, label=f"{config.method} (seed {config.seed})")
+        ax.plot(steps, values, marker="o", ms=3, label=f"{method} (seed {summary['seed']})")
     ax.set_xlabel("environment steps")
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)

@@ -15,13 +15,13 @@ D_rho = sqrt(1 - rho) / sqrt(2), in [0, 1]: 0 for rewards that order everything 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from os import PathLike
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from diffil.data.trajectory import Trajectory, Transitions
 from diffil.errors import DiffilError
+from diffil.utils.moved import moved_names
 
 if TYPE_CHECKING:
     from diffil.envs.registry import TaskSpec
@@ -129,18 +129,6 @@ def epic(
     )
 
 
-def learned_reward(run_dir: str | PathLike) -> RewardFunction:
-    """The learned reward of a finished training run as a :data:`RewardFunction`.
-
-    Adversarial and score-matching runs: the latest reward model, inputs standardised as in
-    training; AIRL gives its shaped reward f = g + gamma h' - h (no log pi term), DRAIL and GAIL
-    their log D - log(1 - D). Diffuser-IRL runs: r_phi(s, a) of ``reward.pt``.
-    """
-    from diffil.algorithms.reward_transfer import load_learned_reward
-
-    return load_learned_reward(run_dir).function()
-
-
 def task_reward(task: TaskSpec | str) -> RewardFunction:
     """The task's true reward as a function of transitions.
 
@@ -167,17 +155,6 @@ def task_reward(task: TaskSpec | str) -> RewardFunction:
     return reward
 
 
-def maze_coverage(
-    task: TaskSpec | str, pieces: int = 100, piece_steps: int = 300, seed: int = 0
-) -> list[Trajectory]:
-    """A coverage set for maze rewards: ``pieces`` consecutive ``piece_steps``-step pieces of
-    reward-agnostic exploration (random targets; the goal dims are the current target)."""
-    from diffil.experts.collect import collect_exploration
-
-    data = collect_exploration(task, pieces * piece_steps, seed=seed, segment_length=piece_steps)
-    return list(data.trajectories)
-
-
 def compare_to_task_reward(
     reward: RewardFunction,
     task: TaskSpec | str,
@@ -201,3 +178,13 @@ def compare_to_task_reward(
     if len(transitions) > max_transitions:
         transitions = transitions.sample(max_transitions, np.random.default_rng(seed))
     return epic(reward, truth, transitions, gamma=gamma, seed=seed)
+
+
+# these read runs or make data, so they sit above evaluation
+__getattr__ = moved_names(
+    __name__,
+    {
+        "learned_reward": "diffil.algorithms.reward_transfer",
+        "maze_coverage": "diffil.experts.collect",
+    },
+)

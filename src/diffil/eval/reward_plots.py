@@ -3,7 +3,8 @@
 :func:`reward_surface` evaluates any reward model on a grid of inputs; for stochastic models
 (DRAIL, DiffAIL) it averages several draws and uses *common random numbers*: every row of the
 grid sees the same noise draws, so differences along the grid's first axis show the reward, not
-the estimator's noise. :func:`plot_maze_reward` draws r(s, pi(s)) of a trained maze run.
+the estimator's noise. :func:`draw_maze_reward` draws a maze reward r(s, pi(s)) over positions.
+These read no run directories; :mod:`diffil.algorithms.reward_map` draws a trained run's.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
@@ -21,10 +22,14 @@ import numpy as np
 import torch
 
 from diffil.errors import DiffilError
-from diffil.rewards import RewardModel, TransitionBatch, make_reward_model
+from diffil.rewards import RewardModel, TransitionBatch
 from diffil.rewards.normalization import scale_obs
+from diffil.utils.moved import moved_names
 
-__all__ = ["load_run_reward_model", "plot_maze_reward", "reward_surface"]
+if TYPE_CHECKING:
+    from diffil.envs.registry import TaskSpec
+
+__all__ = ["draw_maze_reward", "reward_surface"]
 
 
 def reward_surface(
@@ -88,123 +93,34 @@ def _is_stochastic(model: RewardModel) -> bool:
     return isinstance(model, DiffusionDiscriminator)
 
 
-def load_run_reward_model(run_dir: str | PathLike) -> tuple[RewardModel, dict[str, Any], Any]:
-    """The latest reward model of a run, its observation scaler dict, and the run's config.
-
-    Raises :class:`DiffilError` when ``run_dir`` is not a run of an adversarial method or has
-    no checkpoint yet.
-    """
-    from diffil.algorithms.methods import get_method
-    from diffil.envs.registry import get_task
-    from diffil.runs.run_dir import RunDirectory
-
-    run = RunDirectory.open(run_dir)
-    config = run.read_config()
-    name = get_method(config.method).reward_model
-    if name is None:
-        raise DiffilError(
-            f"method {config.method!r} learns no reward", "pass a run of an adversarial method"
-        ).at(run.path)
-    ckpt = run.checkpoint_dir
-    state_path, model_path = ckpt / "state.json", ckpt / "reward_model.pt"
-    if not model_path.is_file() or not state_path.is_file():
-        raise DiffilError(
-            "the run has no reward-model checkpoint", "train it longer or resume it"
-        ).at(run.path)
-    state = run.load_state() or {}
-    scaler = state.get("scaler")
-    if not isinstance(scaler, dict) or "mean" not in scaler or "std" not in scaler:
-        raise DiffilError(
-            "checkpoints/latest/state.json has no observation scaler", "re-run the training"
-        ).at(run.path)
-    task = get_task(config.task)
-    model_config = {**config.reward.model, "obs_only": config.obs_only}
-    with run.reading_checkpoint():
-        width = task.obs_dim + int(bool(scaler.get("absorbing", False)))  # absorbing column
-        model = make_reward_model(name, width, task.act_dim, model_config)
-        model.restore(torch.load(model_path, map_location="cpu", weights_only=True))
-    return model, scaler, config
-
-
-def _maze_reward_source(run_dir: Path, draws: int) -> tuple[Callable[..., np.ndarray], Any]:
-    """r(s, a) on (rows, cols, .) grids of a run's learned reward, and the run's config."""
-    from diffil.algorithms.methods import get_method
-    from diffil.runs.run_dir import RunDirectory
-
-    config = RunDirectory.open(run_dir).read_config()
-    if get_method(config.method).plans:  # Diffuser-IRL: deterministic r_phi(s, a)
-        from diffil.algorithms.reward_transfer import load_learned_reward
-
-        reward = load_learned_reward(run_dir).function()
-
-        def planned(obs: np.ndarray, acts: np.ndarray) -> np.ndarray:
-            flat_obs, flat_acts = obs.reshape(-1, obs.shape[-1]), acts.reshape(-1, acts.shape[-1])
-            return reward(flat_obs, flat_acts, flat_obs).reshape(obs.shape[:-1])
-
-        return planned, config
-    model, scaler, config = load_run_reward_model(run_dir)
-    return lambda obs, acts: reward_surface(model, scaler, obs, acts, draws=draws), config
-
-
-def _run_policy(run_dir: Path, config: Any) -> Callable[[np.ndarray], np.ndarray]:
-    """The run's final policy (a planner for Diffuser runs: one plan per state)."""
-    from diffil.algorithms.methods import get_method
-    from diffil.policy import Policy
-
-    if get_method(config.method).plans:
-        from diffil.algorithms.planning import make_planner
-
-        return make_planner(run_dir)
-    if not (run_dir / "policy.pt").is_file():
-        raise DiffilError("the run has no policy.pt", "let the training finish").at(run_dir)
-    return Policy.load(run_dir / "policy.pt")
-
-
-def plot_maze_reward(
-    run_dir: str | PathLike,
+def draw_maze_reward(
+    rewards_at: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    policy: Callable[[np.ndarray], np.ndarray],
+    task: TaskSpec,
+    goal: Sequence[float],
     out_png: str | PathLike,
-    goal: Sequence[float] | None = None,
+    label: str = "learned",
     resolution: int = 60,
-    draws: int = 32,
 ) -> Path:
-    """Save a heatmap of a maze run's learned reward r(s, pi(s)) over positions (x, y).
+    """Save a heatmap of a maze reward r(s, pi(s)) over positions (x, y).
 
-    The state is (x, y, 0, 0, gx, gy): at rest, with the goal fixed (default: the goal of the
-    first demonstration in ``<run>/demos.hdf5``); the action is the run's final policy's action
-    at that state (Diffuser-IRL runs: the first action of the guided planner's plan). Wall
-    cells are masked and drawn grey; arrows show the policy's actions.
-    ``resolution`` is the number of grid points along x; stochastic rewards (DRAIL, DiffAIL)
-    average ``draws`` estimates per point, shared along y (see :func:`reward_surface`).
-    Returns the path of the PNG; raises :class:`DiffilError` for a run it cannot read.
+    The state is (x, y, 0, 0, gx, gy): at rest, with the goal ``goal``; the action is
+    ``policy``'s at that state. ``rewards_at(obs, acts)`` maps ``(rows, cols, 6)`` states and
+    their actions to ``(rows, cols)`` rewards (:func:`reward_surface` of a model, say). Wall
+    cells are masked and drawn grey; arrows show the policy's actions. ``resolution`` is the
+    number of grid points along x; ``label`` names the reward in the title. Returns the PNG's
+    path. :func:`diffil.algorithms.reward_map.plot_maze_reward` draws a run's.
     """
-    from diffil.data.io import load_dataset
     from diffil.envs.maze import MazeLayout
-    from diffil.envs.registry import get_task
     from diffil.eval.plots import draw_maze
 
-    run_dir = Path(run_dir)
-    rewards_at, config = _maze_reward_source(run_dir, draws)
-    task = get_task(config.task)
     if task.family != "maze":
-        raise DiffilError(f"task {task.name!r} is not a maze", "pass a run of a pointmaze task").at(
-            run_dir
-        )
-    if config.obs_only:
-        raise DiffilError(
-            "the run's reward reads (s, s'), not (s, a)", "pass a run trained without obs_only"
-        ).at(run_dir)
+        raise DiffilError(f"task {task.name!r} is not a maze", "pass a pointmaze task")
     if resolution < 2:
         raise ValueError(f"resolution must be >= 2, got {resolution}")
-    policy = _run_policy(run_dir, config)
-    if goal is None:
-        demos = load_dataset(run_dir / "demos.hdf5", task=task)
-        if len(demos) == 0:
-            raise DiffilError("demos.hdf5 holds no episodes", "pass goal=(x, y)").at(run_dir)
-        goal_xy = np.asarray(demos.trajectories[0].observations[0, 4:6], dtype=np.float64)
-    else:
-        goal_xy = np.asarray(goal, dtype=np.float64).reshape(-1)
-        if goal_xy.shape != (2,):
-            raise ValueError(f"goal must be (x, y), got {goal!r}")
+    goal_xy = np.asarray(goal, dtype=np.float64).reshape(-1)
+    if goal_xy.shape != (2,):
+        raise ValueError(f"goal must be (x, y), got {goal!r}")
 
     env = task.make_env()
     try:
@@ -258,7 +174,7 @@ def plot_maze_reward(
     ax.legend(loc="upper right", fontsize=8, framealpha=0.8)
     fig.colorbar(image, ax=ax, shrink=0.85, label="reward r(s, π(s))")
     ax.set_title(
-        f"{config.method} reward on {task.name}\nat rest, goal ({goal_xy[0]:.2f}, "
+        f"{label} reward on {task.name}\nat rest, goal ({goal_xy[0]:.2f}, "
         f"{goal_xy[1]:.2f}); arrows = policy action",
         fontsize=10,
     )
@@ -268,3 +184,13 @@ def plot_maze_reward(
     fig.savefig(out, dpi=110)
     plt.close(fig)
     return out
+
+
+# these read runs, so they sit above evaluation
+__getattr__ = moved_names(
+    __name__,
+    {
+        "plot_maze_reward": "diffil.algorithms.reward_map",
+        "load_run_reward_model": "diffil.algorithms.reward_transfer",
+    },
+)

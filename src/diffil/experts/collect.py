@@ -245,6 +245,17 @@ def collect_exploration(
     return dataset
 
 
+def maze_coverage(
+    task: TaskSpec | str, pieces: int = 100, piece_steps: int = 300, seed: int = 0
+) -> list[Trajectory]:
+    """A coverage set for maze rewards (the trajectories ERC and EPIC of
+    :mod:`diffil.eval.reward_metrics` are measured on): ``pieces`` consecutive ``piece_steps``-step
+    pieces of reward-agnostic exploration (:func:`collect_exploration`; the goal dims are the
+    current target)."""
+    data = collect_exploration(task, pieces * piece_steps, seed=seed, segment_length=piece_steps)
+    return list(data.trajectories)
+
+
 def _truncated(piece: Trajectory) -> Trajectory:
     truncations = np.zeros(len(piece), dtype=bool)
     truncations[-1] = True

@@ -1,6 +1,6 @@
 """A run is a directory: resolved config, metrics, checkpoints, the final policy.
 
-    <run>/config.yaml          the resolved TrainConfig
+    <run>/config.yaml          the resolved config (diffil.algorithms.config.read_run_config)
     <run>/metrics.csv          one row per training iteration (also under <run>/tb for TensorBoard)
     <run>/checkpoints/latest/  everything needed to resume (written atomically)
     <run>/policy.pt            the final policy (diffil.Policy.load)
@@ -10,6 +10,9 @@ Checkpoints are written to a staging folder and renamed into place, so an interr
 save leaves the previous checkpoint intact. A process training into a run holds a lock on its
 config.yaml (:meth:`RunDirectory.lock`), so a second one started on the same directory stops with
 a one-line error instead of interleaving its metrics and checkpoints with the first's.
+
+A run directory knows files, not methods: it stores the config as YAML text and hands it back as
+a mapping, so it sits below the training code that writes it (:mod:`diffil.algorithms`).
 """
 
 from __future__ import annotations
@@ -31,10 +34,9 @@ try:
 except ImportError:  # Windows: no advisory locks; runs are not guarded there
     fcntl = None  # type: ignore[assignment]
 
-from diffil.algorithms.config import TrainConfig
 from diffil.envs.task import task_file_stem
 from diffil.errors import DiffilError, reading
-from diffil.utils.config import from_dict, load_yaml
+from diffil.utils.config import load_yaml
 
 CONFIG = "config.yaml"
 METRICS = "metrics.csv"
@@ -42,12 +44,13 @@ POLICY = "policy.pt"
 BEST_POLICY = "best_policy.pt"  # the policy of the best periodic evaluation (online methods)
 EVAL = "eval.json"
 STATE = "state.json"
-_RESTORE = "restore it from a backup, or start a new run"
+RESTORE = "restore it from a backup, or start a new run"
 
 
-def default_run_path(config: TrainConfig, root: str | PathLike = "runs") -> Path:
+def default_run_path(method: str, task: str, seed: int, root: str | PathLike = "runs") -> Path:
+    """``<root>/<method>-<task>-s<seed>-<date-time>``: a fresh run's folder when none is given."""
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return Path(root) / f"{config.method}-{task_file_stem(config.task)}-s{config.seed}-{stamp}"
+    return Path(root) / f"{method}-{task_file_stem(task)}-s{seed}-{stamp}"
 
 
 class RunDirectory:
@@ -61,7 +64,8 @@ class RunDirectory:
     # ---- lifecycle ---------------------------------------------------------------------------
 
     @classmethod
-    def create(cls, path: str | PathLike, config: TrainConfig) -> RunDirectory:
+    def create(cls, path: str | PathLike, config_yaml: str) -> RunDirectory:
+        """A new run at ``path`` (missing or empty) holding ``config_yaml``, locked."""
         path = Path(path)
         if path.exists() and any(path.iterdir()):
             raise DiffilError(
@@ -71,7 +75,7 @@ class RunDirectory:
             )
         path.mkdir(parents=True, exist_ok=True)
         run = cls(path)
-        run.config_path.write_text(config.to_yaml())
+        run.config_path.write_text(config_yaml)
         run.lock()
         return run
 
@@ -104,19 +108,13 @@ class RunDirectory:
             ) from None
         self._lock = handle
 
-    def read_config(self) -> TrainConfig:
-        with reading(self.config_path, "run config", _RESTORE):
+    def read_config_data(self) -> dict[str, Any]:
+        """config.yaml as a mapping (one-line error if it is not one)."""
+        with reading(self.config_path, "run config", RESTORE):
             data = load_yaml(self.config_path.read_text())
             if not isinstance(data, dict):
                 raise ValueError(f"holds a {type(data).__name__}, not config fields")
-            generative = data.get("generative")
-            if isinstance(generative, dict):
-                # runs from before generative.prediction existed trained eps networks (the
-                # default is now v): resuming them must keep training eps
-                generative.setdefault("prediction", "epsilon")
-                # and before generative.network_input, networks saw their path's own scale
-                generative.setdefault("network_input", "native")
-            return from_dict(TrainConfig, data, where=CONFIG).validate()
+            return data
 
     def read_eval(self) -> dict[str, Any]:
         """The final evaluation (eval.json), or {} if the run has none yet."""
@@ -130,7 +128,7 @@ class RunDirectory:
 
     def reading_checkpoint(self) -> AbstractContextManager[None]:
         """Context for restoring from the checkpoint: any failure is one :class:`DiffilError`."""
-        return reading(self.checkpoint_dir, "checkpoint", _RESTORE)
+        return reading(self.checkpoint_dir, "checkpoint", RESTORE)
 
     @property
     def config_path(self) -> Path:
