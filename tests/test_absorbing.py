@@ -67,6 +67,13 @@ def test_one_absorbing_row_follows_each_termination():
     assert len(with_absorbing_rows(_transitions(5, []))) == 5
 
 
+def test_copies_repeat_each_absorbing_row():
+    out = with_absorbing_rows(_transitions(10, [3, 9]), copies=3)
+    assert len(out) == 16 and out.absorbing.sum() == 6
+    with pytest.raises(ValueError, match="copies"):
+        with_absorbing_rows(_transitions(10, [3]), copies=0)
+
+
 def test_the_scaler_marks_absorbing_rows_in_a_column_of_their_own():
     obs = np.random.default_rng(1).normal(3.0, 2.0, size=(100, 3)).astype(np.float32)
     scaler = ObservationScaler.fit(obs, absorbing=True)
@@ -99,17 +106,16 @@ def test_the_terminal_bonus_is_bootstrapping_through_the_absorbing_state():
     assert closed == pytest.approx(unrolled, abs=1e-6)
 
 
-@pytest.mark.parametrize("expert_ends, agent_ends", [(0.01, 0.25), (0.25, 0.01)])
-def test_the_discriminator_learns_whether_ending_is_expert_like(expert_ends, agent_ends):
-    """Same states, different ending rates: only the absorbing state tells them apart, and its
-    reward says which side ends more often."""
+def _absorbing_reward_gap(expert_ends: float, agent_ends: float, copies: int, updates: int):
+    """r(s_a) minus the mean reward of the agent's real states, of a GAIL discriminator trained
+    on the same states with different ending rates (only s_a tells the sides apart)."""
     rng = np.random.default_rng(0)
     torch.manual_seed(0)  # the network's initial weights
 
     def data(rate: float) -> Transitions:
         n = 4000
         ends = np.flatnonzero(rng.random(n) < rate).tolist()
-        return with_absorbing_rows(_transitions(n, ends, seed=int(rng.integers(1 << 30))))
+        return with_absorbing_rows(_transitions(n, ends, int(rng.integers(1 << 30))), copies)
 
     expert, agent = data(expert_ends), data(agent_ends)
     scaler = ObservationScaler.fit(expert.obs[~expert.absorbing], absorbing=True)
@@ -120,7 +126,7 @@ def test_the_discriminator_learns_whether_ending_is_expert_like(expert_ends, age
             scaler(d.obs, d.absorbing), d.acts, scaler(d.next_obs, d.absorbing), d.dones
         )
 
-    for _ in range(400):
+    for _ in range(updates):
         model.update(batch(expert.sample(256, rng)), batch(agent.sample(256, rng)))
     real = ~agent.absorbing
     r_states = float(
@@ -139,11 +145,26 @@ def test_the_discriminator_learns_whether_ending_is_expert_like(expert_ends, age
         np.zeros(4),
         absorbing=np.ones(4, dtype=bool),
     )
-    r_abs = float(model.reward(batch(abs_rows)).mean())
+    return float(model.reward(batch(abs_rows)).mean()) - r_states
+
+
+@pytest.mark.parametrize("expert_ends, agent_ends", [(0.01, 0.25), (0.25, 0.01)])
+def test_the_discriminator_learns_whether_ending_is_expert_like(expert_ends, agent_ends):
+    """Its reward says which side ends more often."""
+    gap = _absorbing_reward_gap(expert_ends, agent_ends, copies=1, updates=400)
     if expert_ends < agent_ends:
-        assert r_abs < r_states - 0.5  # the agent ends far more often: ending is unlike the expert
+        assert gap < -0.5  # the agent ends far more often: ending is unlike the expert
     else:
-        assert r_abs > r_states + 0.5
+        assert gap > 0.5
+
+
+@pytest.mark.parametrize("expert_ends, agent_ends", [(0.006, 0.002), (0.002, 0.006)])
+def test_copies_teach_a_rare_absorbing_state_sooner(expert_ends, agent_ends):
+    """Episodes of a few hundred steps: one row per ending leaves r(s_a) near the real states'
+    after 200 updates; 100 copies learn most of log(3) ~ 1.1 with the right sign."""
+    sign = 1.0 if expert_ends > agent_ends else -1.0
+    assert abs(_absorbing_reward_gap(expert_ends, agent_ends, copies=1, updates=200)) < 0.3
+    assert sign * _absorbing_reward_gap(expert_ends, agent_ends, copies=100, updates=200) > 0.6
 
 
 def _rows(run_dir):

@@ -54,6 +54,9 @@ class RewardLearningConfig:
     recent: int = 0  # SAC only: agent samples from the last `recent` env steps (0 = update_every)
     model: dict[str, Any] = field(default_factory=dict)  # fields of the reward model's config
     absorbing: bool = False  # learn r(absorbing state) and bootstrap terminal steps through it
+    # absorbing rows per termination, on the expert's side and the agent's alike: more of them
+    # teach r(s_a) sooner; 1 / (1 - gamma) weighs s_a as its discounted occupancy does
+    absorbing_copies: int = 1
 
 
 @dataclass(kw_only=True)
@@ -159,6 +162,7 @@ class TrainConfig:
             "ppo.learning_rate": self.ppo.learning_rate,
             "reward.batch_size": self.reward.batch_size,
             "reward.update_every": self.reward.update_every,
+            "reward.absorbing_copies": self.reward.absorbing_copies,
             "sac.batch_size": self.sac.batch_size,
             "sac.buffer_size": self.sac.buffer_size,
             "sac.n_envs": self.sac.n_envs,

@@ -290,7 +290,10 @@ class ImitationTrainer(Trainer):
             self.reward_model, self.scaler = self._frozen_reward(cfg.reward_source)
         elif self.method.reward_model is not None:
             self.scaler = ObservationScaler.fit(self.expert.obs, absorbing=cfg.reward.absorbing)
-            self.reward_expert = with_absorbing_rows(self.expert) if self.absorbing else self.expert
+            copies = cfg.reward.absorbing_copies
+            self.reward_expert = (
+                with_absorbing_rows(self.expert, copies) if self.absorbing else self.expert
+            )
             model_config = {**cfg.reward.model, "obs_only": cfg.obs_only}
             try:
                 self.reward_model = make_reward_model(
@@ -374,7 +377,7 @@ class ImitationTrainer(Trainer):
         expert = self.reward_expert
         assert expert is not None
         if self.absorbing:
-            agent = with_absorbing_rows(agent)
+            agent = with_absorbing_rows(agent, self.config.reward.absorbing_copies)
         for _ in range(self.config.reward.updates_per_rollout):
             update = self.reward_model.update(self.sample(expert, size), self.sample(agent, size))
             for key, value in update.items():

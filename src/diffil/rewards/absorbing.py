@@ -33,12 +33,20 @@ import numpy as np
 from diffil.data.trajectory import Transitions
 
 
-def with_absorbing_rows(data: Transitions) -> Transitions:
-    """``data`` plus one absorbing-state row per true termination (``dones``), with
+def with_absorbing_rows(data: Transitions, copies: int = 1) -> Transitions:
+    """``data`` plus ``copies`` absorbing-state rows per true termination (``dones``), with
     ``absorbing`` marking the new rows. An absorbing row's next state is s_a itself, and it
-    ends nothing (``done`` 0): s_a loops forever."""
-    ends = np.flatnonzero(np.asarray(data.dones) > 0.5)
-    n = len(ends)
+    ends nothing (``done`` 0): s_a loops forever.
+
+    One row per termination counts s_a once, like any state; in the discounted occupancy that
+    adversarial imitation matches, s_a after a termination at step T weighs
+    gamma^T / (1 - gamma), as much as 1 / (1 - gamma) states at that step. Copies on both sides
+    keep the order of the expert's and the agent's termination rates, so r(s_a) keeps its sign
+    (its size shrinks as absorbing rows come to fill both sides), and give the reward model that
+    many more rows to learn it from."""
+    if copies < 1:
+        raise ValueError(f"copies must be >= 1, got {copies}")
+    n = int(np.count_nonzero(np.asarray(data.dones) > 0.5)) * copies
     obs_dim, act_dim = data.obs.shape[1], data.acts.shape[1]
 
     def grow(arr: np.ndarray, extra: np.ndarray) -> np.ndarray:
