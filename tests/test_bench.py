@@ -330,6 +330,10 @@ def test_shipped_suites_expand_to_stable_cells():
         "pointmaze-medium/cov25/bc-s3",
         "pointmaze-medium/cov25/drail-s3",
     ]
+    half = suite.select(methods=["drail", "bc"], regimes=["cov50"], seeds=[0, 1])
+    assert [c.name for c in half.cells()] == [
+        f"pointmaze-medium/cov50/{m}-s{s}" for s in (0, 1) for m in ("drail", "bc")
+    ]
     job = job_for(smaller.cells()[1], smaller, Path("/o"))
     assert job.steps == 5000 and job.overrides["coverage"] == 0.25
     assert job.demos == "/o/data/pointmaze-medium-cov0.25-noise1-act0.5-successful.hdf5"
@@ -383,5 +387,8 @@ def test_cli_bench_list_and_one_line_errors(capsys):
     assert main(["bench", "run", "smoke", "--tasks", "hopper"]) == 2
     err = capsys.readouterr().err.strip()
     assert "task 'hopper' is not in suite 'smoke'" in err and err.endswith("pointmaze-umaze")
+    assert main(["bench", "run", "maze-generalisation", "--regimes", "cov60"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "regime 'cov60' is not in suite" in err and err.endswith("cov75, cov100")
     assert main(["bench", "report", "/nonexistent-bench"]) == 2
     assert "not a bench folder" in capsys.readouterr().err

@@ -893,6 +893,9 @@ def bench_list() -> None:
 @click.argument("suite")
 @click.option("--methods", default=None, help="Comma-separated subset of the suite's methods.")
 @click.option("--tasks", default=None, help="Comma-separated subset of the suite's tasks.")
+@click.option(
+    "--regimes", default=None, help="Comma-separated subset of the suite's regimes (levels)."
+)
 @click.option("--seeds", default=None, help="Comma-separated seeds (default: the suite's).")
 @click.option(
     "--steps", type=click.IntRange(min=1), default=None, help="Env steps of online methods."
@@ -923,6 +926,7 @@ def bench_run(
     suite: str,
     methods: str | None,
     tasks: str | None,
+    regimes: str | None,
     seeds: str | None,
     steps: int | None,
     out: Path | None,
@@ -942,7 +946,11 @@ def bench_run(
             f"--seeds takes integers, got {seeds!r}", "pass e.g. --seeds 0,1,2"
         ) from None
     chosen = chosen.select(
-        _split_list(methods, "methods"), seed_values, steps, _split_list(tasks, "tasks")
+        _split_list(methods, "methods"),
+        seed_values,
+        steps,
+        _split_list(tasks, "tasks"),
+        _split_list(regimes, "regimes"),
     )
     target = out or Path("bench") / chosen.name
     summary = run_suite(

@@ -167,12 +167,17 @@ class Suite:
         seeds: Sequence[int] | None = None,
         steps: int | None = None,
         tasks: Sequence[str] | None = None,
+        regimes: Sequence[str] | None = None,
     ) -> Suite:
-        """The suite restricted to ``methods`` and ``tasks`` (of the suite's), run with
-        ``seeds``, and with ``steps`` env steps for online methods; one-line error listing the
-        choices."""
+        """The suite restricted to ``methods``, ``tasks`` and ``regimes`` (names, of the
+        suite's), run with ``seeds``, and with ``steps`` env steps for online methods; one-line
+        error listing the choices."""
         chosen = _subset(self.methods, methods, "method", self.name)
         chosen_tasks = _subset(self.tasks, tasks, "task", self.name)
+        by_name = {regime.name: regime for regime in self.regimes}
+        chosen_regimes = [
+            by_name[name] for name in _subset(list(by_name), regimes, "regime", self.name)
+        ]
         budget = self.budget if steps is None else dataclasses.replace(self.budget, online=steps)
         if steps is not None and steps < 1:
             raise DiffilError(f"--steps must be >= 1, got {steps}", "pass e.g. --steps 100000")
@@ -180,6 +185,7 @@ class Suite:
             self,
             methods=chosen,
             tasks=chosen_tasks,
+            regimes=chosen_regimes,
             seeds=list(dict.fromkeys(seeds)) if seeds else list(self.seeds),
             budget=budget,
         )
