@@ -283,9 +283,10 @@ def resolve_config(method: str, task: str, overrides: dict[str, Any] | None = No
 def read_run_config(run: RunDirectory | str | PathLike) -> TrainConfig:
     """The :class:`TrainConfig` a run was trained with (its ``config.yaml``), validated.
 
-    Runs written before a setting existed read with the value they were trained with, not
-    today's default. One-line :class:`DiffilError` for a folder that is not a run or a config
-    that does not parse.
+    Two settings whose defaults changed, ``generative.prediction`` and
+    ``generative.network_input``, read as older runs without them were trained, not as today's
+    defaults; other missing settings take their defaults. One-line :class:`DiffilError` for a
+    folder that is not a run or a config that does not parse.
     """
     run = run if isinstance(run, RunDirectory) else RunDirectory.open(run)
     data = run.read_config_data()
