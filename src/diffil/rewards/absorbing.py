@@ -10,10 +10,10 @@ one of the two failures (see benchmarks/results/driving_imitation_parking*.md).
 Discriminator-Actor-Critic (Kostrikov et al., 2019, section 4.2) removes the bias by making the
 end a state of its own. After a true termination the episode moves to an absorbing state s_a
 that loops onto itself forever. The reward model sees s_a like any state: one absorbing row
-joins the expert's data for each terminated demonstration and the agent's data for each
-terminated rollout step, so r(s_a) is learned like any other reward. Its value is then known in
-closed form: V(s_a) = sum_k gamma^k r(s_a) = r(s_a) / (1 - gamma). A terminal transition's
-reward becomes
+(``reward.absorbing_copies`` rows) joins the expert's data for each terminated demonstration
+and the agent's data for each terminated rollout step, so r(s_a) is learned like any other
+reward. Its value is then known in closed form: V(s_a) = sum_k gamma^k r(s_a) =
+r(s_a) / (1 - gamma). A terminal transition's reward becomes
 
     r(s_T, a_T) + gamma * r(s_a) / (1 - gamma)
 
