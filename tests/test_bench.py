@@ -160,6 +160,66 @@ def test_report_renders_in_headless_chromium(smoke_bench, tmp_path):
     assert pixels[..., :3].std() > 0.05  # text, tables and pictures, not a blank page
 
 
+def test_a_packed_folder_reports_the_same_and_a_run_into_it_reuses_its_cells(smoke_bench, tmp_path):
+    """`bench pack` keeps config, eval and the evaluation rows of each finished cell: the report
+    reads the same numbers and curves, and a further run trains only what is missing."""
+    from diffil.bench.results import read_bench
+
+    out, summary, _, _ = smoke_bench
+    packed = tmp_path / "packed"
+    assert main(["bench", "pack", str(out), "--out", str(packed)]) == 0
+    finished = sorted(n for n, o in summary.outcomes.items() if o.state != FAILED)
+    assert sorted(json.loads((packed / MANIFEST).read_text())["cells"]) == finished
+    files = [p.relative_to(packed).as_posix() for p in packed.rglob("*") if p.is_file()]
+    assert not [f for f in files if "checkpoints" in f or f.endswith((".pt", ".hdf5", ".zip"))]
+    curves = {c.name: (c.score, c.curve) for c in read_bench(out)[1] if c.name in finished}
+    assert curves == {c.name: (c.score, c.curve) for c in read_bench(packed)[1]}
+    assert any(curve for _, curve in curves.values())  # the online cells' periodic evaluations
+
+    original = build_report(out, tmp_path / "report.html")
+    again = build_report(packed, tmp_path / "report.html")  # the same files folder
+    for before, after in zip(original.data["levels"], again.data["levels"], strict=True):
+        for row_before, row_after in zip(before["rows"], after["rows"], strict=True):
+            assert {k: v for k, v in row_before.items() if k != "cells"} == {
+                k: v for k, v in row_after.items() if k != "cells"
+            }
+        # no checkpoint to redraw it from: the earlier report's reward map is kept, and said so
+        assert after["reward_maps"] == before["reward_maps"] != {}
+        assert any("drawn by an earlier report" in note for note in after["reward_map_notes"])
+    assert "**packed**: finished cells only" in again.markdown.read_text()
+
+    grown = tmp_path / "grown"
+    shutil.copytree(packed, grown)
+    more = run_suite(load_suite("smoke"), grown, workers=1, say=lambda _: None)
+    assert {n for n, o in more.outcomes.items() if o.state == REUSED} == set(finished)
+    assert more.outcomes[BROKEN].state == TRAINED  # the one cell the pack did not have
+    history = json.loads((grown / MANIFEST).read_text())["history"]
+    assert len(history) == len(json.loads((packed / MANIFEST).read_text())["history"]) + 1
+
+
+def test_report_header_lists_every_run_into_the_folder():
+    from diffil.bench.report import render_markdown
+
+    data = {
+        "suite": "s",
+        "description": "",
+        "command": "diffil bench run s --seeds 1",
+        "runs": [
+            {"command": "diffil bench run s --seeds 0", "machine": "A", "started": "day 1"},
+            {"command": "diffil bench run s --seeds 1", "machine": "B", "started": "day 2"},
+        ],
+        "machine": "A; B",
+        "executor": "local pool, 1 workers",
+        "versions": {},
+        "statistics": "IQM",
+        "levels": [],
+    }
+    md = render_markdown(data)
+    assert "- **commands** (every run into this folder, oldest first):" in md
+    assert "  1. `diffil bench run s --seeds 0` (day 1, A)" in md
+    assert "  2. `diffil bench run s --seeds 1` (day 2, B)" in md
+
+
 def test_smoke_suite_runs_on_local_ray(tmp_path):
     ray = pytest.importorskip("ray", reason="ray is in the test extra")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)

@@ -175,6 +175,7 @@ def test_merge_needs_its_workarounds():
     for _ in range(8):
         *_, terminated, truncated, info = env.step(np.array([-1.0, 0.0], np.float32))
     assert truncated and not terminated and info["success"] is False  # stopped short of the end
+    assert info["road_end"] is False
     env.close()
 
 
@@ -191,6 +192,26 @@ def test_merge_expert_reaches_the_end():
     result = evaluate_policy(task, make_expert(task), episodes=2, seed=0)
     assert result["success_rate"] == 1.0 and result["collision_mean"] == 0.0
     assert result["length_mean"] < task.max_episode_steps  # it ended by reaching the end
+
+
+def test_merge_truncates_at_the_road_end_and_terminates_on_leaving_the_road():
+    """Success and failure never share an ending: the road's end truncates, off-road terminates."""
+    task = get_task("merge")
+    env = task.make_env(seed=0)
+    expert = make_expert(task)
+    expert.attach(env)
+    obs, _ = env.reset(seed=0)
+    terminated = truncated = False
+    while not (terminated or truncated):
+        obs, _, terminated, truncated, info = env.step(expert(obs))
+    assert truncated and not terminated and info["road_end"] and info["success"]
+    env.reset(seed=1)
+    for _ in range(30):  # full steering: off the road within a few steps
+        *_, terminated, truncated, info = env.step(np.array([0.0, 1.0], np.float32))
+        if terminated or truncated:
+            break
+    assert terminated and not truncated and not info["success"] and not info["road_end"]
+    env.close()
 
 
 def test_driving_expert_needs_an_environment():

@@ -36,6 +36,27 @@ def test_returns_restart_where_episodes_end() -> None:
     np.testing.assert_allclose(scaler.returns, [1.75, 1.0])
 
 
+def test_absorbing_tail_is_scaled_per_step_not_clipped() -> None:
+    """The tail gamma r_a / (1 - gamma) stands for many steps: each is scaled and clipped like
+    a reward, so a tail worth far more than the clip survives."""
+    scaler, plain = ReturnScaler(4, 0.99), ReturnScaler(4, 0.99)
+    for seed in range(3):  # statistics from rollouts without terminations
+        r, ends = rollout(seed)
+        scaler(r, ends)
+        plain(r, ends)
+    rewards, ends = rollout(3)
+    terminated = np.zeros_like(ends)
+    terminated[10, 0] = ends[10, 0] = True  # one true termination
+    out = scaler(rewards, ends, terminated, absorbing_reward=20.0)
+    scale = np.sqrt(scaler.stats.var + scaler.epsilon)
+    tail = 0.99 * np.clip(20.0 / scale, -10, 10) / (1 - 0.99)
+    assert tail > 10  # the old order (add the tail, then clip) would have cut it to 10
+    expected = np.clip(rewards / scale, -10, 10) + terminated * tail
+    np.testing.assert_allclose(out, expected, rtol=1e-5)
+    plain(rewards, ends)  # the tail counts in the returns the scale is measured on
+    assert scaler.stats.var > plain.stats.var
+
+
 def test_state_round_trip() -> None:
     scaler = ReturnScaler(4, 0.99)
     scaler(*rollout(0))

@@ -986,6 +986,29 @@ def bench_report(folder: Path, out: Path | None) -> None:
     console.print(f"wrote {report.html}, {report.markdown.name} and {report.json.name}")
 
 
+@bench_app.command("pack")
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Folder for the packed cells (an earlier pack of the same suite is brought up to date).",
+)
+def bench_pack(folder: Path, out: Path) -> None:
+    """Copy the finished cells of a bench folder, small files only (config, final and periodic
+    evaluations), into a bench folder that can be kept in a repository: `bench report` reads it,
+    and a `bench run` into a copy of it reuses its cells and trains the rest."""
+    from diffil.bench.pack import pack_bench
+
+    manifest = pack_bench(folder, out)
+    console.print(
+        f"packed {len(manifest['cells'])} finished cells into {out}; report: diffil bench "
+        f"report {out}; to add cells elsewhere: copy {out} and pass the copy as --out",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
 def _terminate_like_ctrl_c(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 

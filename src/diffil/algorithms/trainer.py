@@ -584,15 +584,15 @@ class OnlineTrainer(ImitationTrainer):
         full = self.batch(obs, acts, next_obs, term)
         rewards = self.reward_model.reward(full, generator=self.generator)  # Eq. 4
         rewards = rewards.cpu().numpy().reshape(steps.env_rewards.shape)
-        learned = rewards
+        r_abs = 0.0
         if self.absorbing:  # bootstrap true terminations through the absorbing state
-            r_abs = self.absorbing_reward()
-            out["reward_absorbing"] = r_abs
-            learned = rewards + steps.terminated * terminal_bonus(r_abs, self.config.ppo.gamma)
+            r_abs = out["reward_absorbing"] = self.absorbing_reward()
         if self.return_scaler is not None:
             # step t ended an episode if obs t+1 starts one; the last step's ends are `dones`
             ends = np.concatenate([rollout_buffer.episode_starts[1:], dones[None]], axis=0)
-            learned = self.return_scaler(learned, ends)
+            learned = self.return_scaler(rewards, ends, steps.terminated, r_abs)
+        else:
+            learned = rewards + steps.terminated * terminal_bonus(r_abs, self.config.ppo.gamma)
         # SB3 added gamma * V(s_T) at time-limit steps; keep that, swap env reward for ours.
         rollout_buffer.rewards += learned - steps.env_rewards
         rollout_buffer.compute_returns_and_advantage(last_values=last_values, dones=dones)

@@ -18,7 +18,7 @@ from typing import Any
 
 from diffil.bench.figures import method_scores, plot_learning_curves, plot_profiles, reward_map
 from diffil.bench.results import FAILED, FINISHED, MISSING, CellResult, read_bench
-from diffil.bench.runner import RUNS_DIR
+from diffil.bench.runner import RUNS_DIR, run_history
 from diffil.bench.stats import interval_estimate
 from diffil.envs.registry import get_task
 from diffil.errors import DiffilError
@@ -110,7 +110,14 @@ def _level(
                     out / RUNS_DIR / cell.name, target
                 )
             except DiffilError as err:
-                map_notes.append(f"{method}: no reward map ({err.what})")
+                if target.is_file():  # e.g. a packed cell: its checkpoint stayed behind
+                    maps[f"{method} (seed {cell.seed})"] = target
+                    map_notes.append(
+                        f"{method}: reward map drawn by an earlier report, not redrawn now "
+                        f"({err.what})"
+                    )
+                else:
+                    map_notes.append(f"{method}: no reward map ({err.what})")
     failed = [c for c in cells if c.state == FAILED]
     return {
         "regime": regime,
@@ -167,11 +174,15 @@ def build_report(bench_dir: str | Path, out: str | Path | None = None) -> Report
     methods += sorted({c.method for c in cells} - set(methods))
     regimes = [r["name"] for r in suite.get("regimes", [])]
     regimes += sorted({c.regime for c in cells} - set(regimes))
+    history = run_history(manifest)
+    machines = list(dict.fromkeys(str(r.get("machine")) for r in history if r.get("machine")))
     data = {
         "suite": suite.get("name", bench_dir.name),
         "description": suite.get("description", ""),
         "command": manifest.get("command"),
-        "machine": manifest.get("machine"),
+        "runs": history,
+        "packed": manifest.get("packed"),
+        "machine": "; ".join(machines) or manifest.get("machine"),
         "executor": manifest.get("executor"),
         "versions": manifest.get("versions", {}),
         "runs_started": manifest.get("first_started"),
@@ -248,13 +259,49 @@ def _conditions(data: dict[str, Any], level: dict[str, Any]) -> list[str]:
     return lines
 
 
+SUB_ITEM = "  "  # a line of _provenance_lines that belongs under the one before
+
+
+def _provenance_lines(data: dict[str, Any], as_html: bool) -> list[str]:
+    """The commands that filled the bench folder (each with its start and machine) and, for a
+    packed folder, where it was packed from; as Markdown or as HTML list items' contents."""
+    esc = html.escape if as_html else str
+
+    def code(text: str) -> str:
+        return f"<code>{esc(text)}</code>" if as_html else f"`{text}`"
+
+    def bold(text: str) -> str:
+        return f"<b>{text}</b>" if as_html else f"**{text}**"
+
+    runs = [r for r in data.get("runs") or [] if r.get("command")]
+    lines = []
+    if len(runs) > 1:
+        lines.append(f"{bold('commands')} (every run into this folder, oldest first):")
+        lines += [
+            f"{SUB_ITEM}{i}. {code(r['command'])} ({esc(str(r.get('started')))}, "
+            f"{esc(str(r.get('machine')))})"
+            for i, r in enumerate(runs, 1)
+        ]
+    elif data.get("command"):
+        lines.append(f"{bold('command')}: {code(data['command'])}")
+    packed = data.get("packed")
+    if packed:
+        lines.append(
+            f"{bold('packed')}: {esc(str(packed.get('what')))} (from "
+            f"{esc(str(packed.get('from')))}, {esc(str(packed.get('when')))})"
+        )
+    return lines
+
+
 def render_markdown(data: dict[str, Any]) -> str:
     """The report as Markdown (pictures linked, relative to the file)."""
     md = [f"# Benchmark suite `{data['suite']}`", ""]
     if data["description"]:
         md += [data["description"], ""]
-    if data["command"]:
-        md += [f"- **command**: `{data['command']}`"]
+    md += [
+        f"  {line.strip()}" if line.startswith(SUB_ITEM) else f"- {line}"
+        for line in _provenance_lines(data, as_html=False)
+    ]
     md += [
         f"- **machine**: {data['machine']}",
         f"- **executor**: {data['executor']}",
@@ -297,8 +344,7 @@ def render_html(data: dict[str, Any]) -> str:
         f"<p>{e(data['description'])}</p>",
         "<ul>",
     ]
-    if data["command"]:
-        parts.append(f"<li><b>command</b>: <code>{e(data['command'])}</code></li>")
+    parts += [f"<li>{line}</li>" for line in _provenance_lines(data, as_html=True)]
     parts += [
         f"<li><b>machine</b>: {e(str(data['machine']))}</li>",
         f"<li><b>executor</b>: {e(str(data['executor']))}</li>",

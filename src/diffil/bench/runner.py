@@ -91,7 +91,7 @@ def read_json(path: Path) -> dict[str, Any]:
     return data
 
 
-def _write_json(path: Path, data: dict[str, Any]) -> None:
+def write_json(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(data, indent=2, default=str))
     tmp.replace(path)
@@ -114,20 +114,35 @@ def _record_manifest(out: Path, suite: Suite, cells: list[Cell], how: str) -> di
             "method": cell.method,
             "seed": cell.seed,
         }
-    manifest = {
-        "suite": suite.to_dict(),
+    this_run = {
         "command": "diffil " + " ".join(shlex.quote(a) for a in sys.argv[1:])
         if Path(sys.argv[0]).name in ("diffil", "cli.py")
         else None,
         "machine": machine(),
-        "versions": versions(*RESULT_PACKAGES),
         "executor": how,
         "started": utc_now(),
-        "first_started": old.get("first_started") or utc_now(),
+    }
+    manifest = {
+        "suite": suite.to_dict(),
+        **this_run,
+        "versions": versions(*RESULT_PACKAGES),
+        "first_started": old.get("first_started") or this_run["started"],
+        "history": [*run_history(old), this_run],  # every run into this folder, oldest first
         "cells": known,
     }
-    _write_json(out / MANIFEST, manifest)
+    write_json(out / MANIFEST, manifest)
     return manifest
+
+
+def run_history(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """The runs recorded in a bench.json (command, machine, executor, start), oldest first; a
+    folder written before the history was kept has its last run only."""
+    if not manifest:
+        return []
+    if "history" in manifest:
+        return list(manifest["history"])
+    keys = ("command", "machine", "executor", "started")
+    return [{k: manifest.get(k) for k in keys}]
 
 
 class Progress:
@@ -208,7 +223,7 @@ def run_suite(
                 "error": outcome.error,
                 "when": utc_now(),
             }
-            _write_json(out / STATUS, status)
+            write_json(out / STATUS, status)
             progress.update(outcome)
         interrupted = False
     finally:
@@ -216,6 +231,6 @@ def run_suite(
     for job in jobs:  # cells that finished before keep their recorded state
         if job.name not in status:
             status[job.name] = {"state": REUSED, "seconds": 0.0, "error": None, "when": utc_now()}
-    _write_json(out / STATUS, status)
+    write_json(out / STATUS, status)
     summary.seconds = time.perf_counter() - started
     return summary

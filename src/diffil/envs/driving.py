@@ -13,7 +13,8 @@ These settings cost a few ms per step, against 15-160 ms at highway-env's defaul
 * ``merge``: ``merge-v0`` (a highway with a merging ramp), through
   :class:`~diffil.envs.highway_merge.ContinuousMergeEnv` (its reward fails on continuous actions
   and it has no time limit: 30 s, 150 steps, here). Success: reaching the end of the road
-  (x > 370 m) without a crash or leaving the road.
+  (x > 370 m) without a crash or leaving the road. Reaching it truncates the episode (a crash or
+  leaving the road terminates it), so that success and failure never share an ending.
 * ``parking``: ``parking-v0`` (goal-conditioned) at its own settings (15 Hz simulation, 5 Hz
   policy, walls around the lot, no other cars), 40 s (200 steps). The car starts in the middle
   of the aisle at a random heading and must drive into a random one of 28 spots, nose first.
@@ -101,7 +102,8 @@ def _survived_time_limit(terminated: bool, truncated: bool, info: dict[str, Any]
 
 
 def _reached_end(terminated: bool, truncated: bool, info: dict[str, Any]) -> bool:
-    return terminated and _unharmed(info)  # merge-v0 ends unharmed only past the ramp
+    # diffil's merge truncates at the road's end (highway_merge.py); the time limit also truncates
+    return truncated and not terminated and bool(info["road_end"]) and _unharmed(info)
 
 
 def _parked(terminated: bool, truncated: bool, info: dict[str, Any]) -> bool:

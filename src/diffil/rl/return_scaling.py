@@ -7,6 +7,11 @@ step. Dividing the rewards by the running standard deviation of the discounted r
 SB3's ``VecNormalize(norm_reward=True)`` does to environment rewards) keeps the returns near
 unit scale. It is applied here, not by ``VecNormalize``, because the rewards are relabelled
 after the rollout is collected.
+
+With absorbing states, a true termination also earns the absorbing state's discounted tail,
+gamma r(s_a) / (1 - gamma). The tail counts in the return statistics, and it is scaled as the sum
+of its steps, each scaled and clipped like any other reward: clipping the tail itself would cut
+many steps' worth of reward to one step's.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from typing import Any
 
 import numpy as np
 from stable_baselines3.common.running_mean_std import RunningMeanStd
+
+from diffil.rewards.absorbing import terminal_bonus
 
 
 class ReturnScaler:
@@ -25,15 +32,31 @@ class ReturnScaler:
         self.stats = RunningMeanStd(shape=())
         self.returns = np.zeros(n_envs)
 
-    def __call__(self, rewards: np.ndarray, episode_ends: np.ndarray) -> np.ndarray:
+    def __call__(
+        self,
+        rewards: np.ndarray,
+        episode_ends: np.ndarray,
+        terminated: np.ndarray | None = None,
+        absorbing_reward: float = 0.0,
+    ) -> np.ndarray:
         """Scale a rollout's ``rewards`` (n_steps, n_envs); ``episode_ends[t]`` marks the envs
-        whose episode ended at step t (terminated or truncated), where the return restarts."""
-        for reward, ended in zip(rewards, episode_ends, strict=True):
+        whose episode ended at step t (terminated or truncated), where the return restarts.
+        ``terminated`` marks the true terminations that earn the tail of an absorbing state whose
+        per-step reward is ``absorbing_reward``; the tail is added to the scaled rewards."""
+        tails = np.zeros_like(rewards) if terminated is None else np.asarray(terminated, float)
+        for reward, ended in zip(
+            rewards + tails * terminal_bonus(absorbing_reward, self.gamma),
+            episode_ends,
+            strict=True,
+        ):
             self.returns = self.returns * self.gamma + reward
             self.stats.update(self.returns)
             self.returns[ended.astype(bool)] = 0.0
         scale = np.sqrt(self.stats.var + self.epsilon)
-        return np.clip(rewards / scale, -self.clip, self.clip).astype(rewards.dtype)
+        scaled = np.clip(rewards / scale, -self.clip, self.clip)
+        scaled_absorbing = float(np.clip(absorbing_reward / scale, -self.clip, self.clip))
+        scaled = scaled + tails * terminal_bonus(scaled_absorbing, self.gamma)
+        return scaled.astype(rewards.dtype)
 
     def state(self) -> dict[str, Any]:
         """JSON-serialisable state, for checkpoints."""
