@@ -163,6 +163,7 @@ def test_report_renders_in_headless_chromium(smoke_bench, tmp_path):
 def test_a_packed_folder_reports_the_same_and_a_run_into_it_reuses_its_cells(smoke_bench, tmp_path):
     """`bench pack` keeps config, eval and the evaluation rows of each finished cell: the report
     reads the same numbers and curves, and a further run trains only what is missing."""
+    from diffil.bench.pack import pack_bench
     from diffil.bench.results import read_bench
 
     out, summary, _, _ = smoke_bench
@@ -195,6 +196,11 @@ def test_a_packed_folder_reports_the_same_and_a_run_into_it_reuses_its_cells(smo
     assert more.outcomes[BROKEN].state == TRAINED  # the one cell the pack did not have
     history = json.loads((grown / MANIFEST).read_text())["history"]
     assert len(history) == len(json.loads((packed / MANIFEST).read_text())["history"]) + 1
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(DiffilError, match="is a file, not a folder"):
+        pack_bench(out, tmp_path / "a-file")
+    with pytest.raises(DiffilError, match="not a bench folder"):
+        pack_bench(tmp_path / "nowhere", tmp_path / "packed-2")
 
 
 def test_report_header_lists_every_run_into_the_folder():

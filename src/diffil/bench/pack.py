@@ -58,6 +58,8 @@ def pack_bench(folder: str | Path, out: str | Path) -> dict[str, Any]:
         )
     if out.resolve() == folder.resolve():
         raise DiffilError("cannot pack a bench folder into itself", "pass another --out", out)
+    if out.exists() and not out.is_dir():
+        raise DiffilError("is a file, not a folder", "pass a folder as --out", out)
     earlier = read_json(out / MANIFEST)
     suite = manifest.get("suite", {}).get("name")
     if earlier and earlier.get("suite", {}).get("name") != suite:
@@ -79,6 +81,8 @@ def pack_bench(folder: str | Path, out: str | Path) -> dict[str, Any]:
             shutil.copyfile(source / file, target / file)
         if (source / METRICS).is_file():
             (target / METRICS).write_text(_evaluation_rows((source / METRICS).read_text()))
+        else:  # no rows of an earlier pack's run of this cell may stay behind
+            (target / METRICS).unlink(missing_ok=True)
         packed_cells[name] = info
         if name in status:
             packed_status[name] = status[name]
