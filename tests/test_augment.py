@@ -98,6 +98,25 @@ def test_augmented_dataset_round_trips_with_its_flags(tmp_path, cheetah_short, s
             assert synthetic.rewards is not None and np.isfinite(synthetic.rewards).all()
 
 
+def test_synthetic_episodes_can_start_at_fresh_resets(cheetah_short):
+    """``starts="resets"``: episodes begin at the task's own resets, not at the demos' starts,
+    and still obey the simulator; the choice is recorded, and a wrong one is one line."""
+    task = get_task("halfcheetah")
+    config = AugmentConfig(factor=2, tolerance=1e9, starts="resets", **TINY)
+    augmented, report = augment_dataset(cheetah_short, task, config)
+    assert report.kept == 6 and augmented.metadata["augmentation"]["starts"] == "resets"
+    assert augmented.metadata["augmentation"]["generator"]["condition_on_start"]
+    real_starts = np.stack([t.observations[0] for t in cheetah_short])
+    scale = state_scale(cheetah_short)
+    with Replayer(task) as replayer:
+        for synthetic in augmented[3:]:
+            assert np.abs(real_starts - synthetic.observations[0]).max(axis=1).min() > 1e-6
+            error = dynamics_error(replayer, synthetic.observations, synthetic.actions, scale)
+            assert error < 1e-6
+    with pytest.raises(DiffilError, match="starts must be one of demos, resets"):
+        AugmentConfig(starts="middle").check()
+
+
 def test_plans_the_simulator_does_not_follow_are_rejected_as_diverged(cheetah_short):
     config = AugmentConfig(factor=1, tolerance=1e-6, **TINY)
     augmented, report = augment_dataset(cheetah_short, get_task("halfcheetah"), config)
@@ -129,6 +148,9 @@ def test_cli_reports_progress_and_counts_and_info_shows_them(tmp_path, capsys, c
     info = json.loads(capsys.readouterr().out)
     assert info["statistics"]["synthetic_episodes"] == 2 and info["statistics"]["episodes"] == 4
     assert info["metadata"]["augmentation"]["source"] == str(demos)
+    assert info["metadata"]["augmentation"]["starts"] == "demos"
+    assert main([*args, "--tolerance", "1e9", "--starts", "resets", "--overwrite"]) == 0
+    assert load_dataset(out).metadata["augmentation"]["starts"] == "resets"
 
 
 def _one_line_error(capsys, args: list[str], *phrases: str) -> None:

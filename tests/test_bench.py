@@ -17,6 +17,7 @@ from diffil.algorithms.config import resolve_config
 from diffil.bench import load_suite, run_suite, shipped_suites
 from diffil.bench.cell import FAILED, RESUMED, REUSED, TRAINED
 from diffil.bench.demos import demo_sources, ensure_demonstrations
+from diffil.bench.pack import pack_bench
 from diffil.bench.report import build_report
 from diffil.bench.runner import MANIFEST, STATUS, job_for
 from diffil.bench.stats import interval_estimate, iqm, mean, performance_profile
@@ -163,7 +164,6 @@ def test_report_renders_in_headless_chromium(smoke_bench, tmp_path):
 def test_a_packed_folder_reports_the_same_and_a_run_into_it_reuses_its_cells(smoke_bench, tmp_path):
     """`bench pack` keeps config, eval and the evaluation rows of each finished cell: the report
     reads the same numbers and curves, and a further run trains only what is missing."""
-    from diffil.bench.pack import pack_bench
     from diffil.bench.results import read_bench
 
     out, summary, _, _ = smoke_bench
@@ -221,7 +221,7 @@ def test_report_header_lists_every_run_into_the_folder():
         "levels": [],
     }
     md = render_markdown(data)
-    assert "- **commands** (every run into this folder, oldest first):" in md
+    assert "- **commands** (every run behind these cells, oldest first):" in md
     assert "  1. `diffil bench run s --seeds 0` (day 1, A)" in md
     assert "  2. `diffil bench run s --seeds 1` (day 2, B)" in md
 
@@ -430,6 +430,14 @@ def test_demonstrations_can_come_from_another_reset_noise_than_training(tmp_path
             "scripted",
         ),
         ("tasks: [pointmaze-umaze]\nmethods: [bc]\nbudget: {online: 1, gpu: 2}\n", "gpu"),
+        (
+            "tasks: [pointmaze-umaze]\nmethods: [bc]\nregimes: [{name: a, augment: 4}]\n",
+            "augment needs demos",
+        ),
+        (
+            "tasks: [highway]\nmethods: [bc]\nregimes: [{name: a, demos: 5, augment: 4}]\n",
+            "regime a: cannot set the simulator state of task 'highway'",
+        ),
         ("tasks: [pointmaze-umaze]\n", "misses 'methods'"),
         ("[1, 2]\n", "a suite is a mapping"),
     ],
@@ -458,3 +466,44 @@ def test_cli_bench_list_and_one_line_errors(capsys):
     assert "regime 'cov60' is not in suite" in err and err.endswith("cov75, cov100")
     assert main(["bench", "report", "/nonexistent-bench"]) == 2
     assert "not a bench folder" in capsys.readouterr().err
+
+
+def test_augmented_regime_trains_on_real_then_synthetic_demos(tmp_path):
+    """A regime with ``augment`` makes one synthetic set from its first ``demos`` episodes, and
+    its cells train on all of it; the report says what the generator kept and rejected."""
+    path = tmp_path / "aug.yaml"
+    path.write_text(
+        "name: aug\ntasks: [pointmaze-umaze]\nmethods: [bc]\nseeds: [0]\n"
+        "budget: {offline: 20}\n"
+        "regimes:\n  - {name: real, demos: 3}\n"
+        "  - {name: aug, demos: 3, augment: 2, augment_steps: 5}\n"
+    )
+    out = tmp_path / "bench"
+    summary = run_suite(load_suite(path).select(regimes=["aug"]), out, workers=1, say=print)
+    assert not summary.failed
+    real = diffil.load_dataset(out / "data" / "pointmaze-umaze-cov1-noise1.hdf5")
+    augmented_path = out / "data" / "pointmaze-umaze-cov1-noise1-first3-aug2-steps5.hdf5"
+    augmented = diffil.load_dataset(augmented_path)
+    assert [t.synthetic for t in augmented][:3] == [False] * 3
+    assert all(t.synthetic for t in list(augmented)[3:])
+    for a, b in zip(list(augmented)[:3], list(real)[:3], strict=True):
+        np.testing.assert_array_equal(a.actions, b.actions)
+    config = yaml.safe_load((out / "runs" / "pointmaze-umaze/aug/bc-s0/config.yaml").read_text())
+    assert config["demos"] == str(augmented_path) and config["num_demos"] == 9
+    record = json.loads((out / MANIFEST).read_text())["demonstrations"][augmented_path.name]
+    assert record["generated"] == 6 and record["regimes"] == ["aug"]
+    assert record["kept"] == len(augmented) - 3
+    assert record["kept"] + sum(record["rejected"].values()) == 6
+    (line,) = build_report(out).data["levels"][0]["synthetic_demos"]
+    assert line.startswith(f"pointmaze-umaze: 3 real + {record['kept']} synthetic")
+    # the other arm, trained beside it into its own folder: two packs into one folder add up
+    other = tmp_path / "bench-real"
+    assert not run_suite(load_suite(path).select(regimes=["real"]), other, 1, say=print).failed
+    packed = tmp_path / "packed"
+    pack_bench(out, packed)
+    pack_bench(other, packed)
+    manifest = json.loads((packed / MANIFEST).read_text())
+    assert set(manifest["cells"]) == {"pointmaze-umaze/aug/bc-s0", "pointmaze-umaze/real/bc-s0"}
+    assert len(manifest["history"]) == 2 and augmented_path.name in manifest["demonstrations"]
+    levels = {level["regime"]: level for level in build_report(packed).data["levels"]}
+    assert levels["aug"]["synthetic_demos"] == [line] and levels["real"]["synthetic_demos"] == []

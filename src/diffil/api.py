@@ -107,6 +107,7 @@ def augment(
     steps: int | None = None,
     seed: int = 0,
     tolerance: float | None = None,
+    starts: str = "demos",
     overwrite: bool = False,
     report: Callable[[str], None] | None = None,
 ) -> tuple[TrajectoryDataset, AugmentReport]:
@@ -115,8 +116,10 @@ def augment(
 
     ``episodes`` takes the first N episodes of ``demos``; ``steps`` is the model's training
     steps; ``tolerance`` bounds the planned states' distance from the simulator's (in units of
-    the demonstrations' per-dimension std). Saved to ``out`` if given, which may not be the
-    demonstrations' own file and replaces an existing dataset only with ``overwrite``.
+    the demonstrations' per-dimension std); ``starts`` is where synthetic episodes begin
+    ("demos": the real episodes' first states; "resets": fresh starts of the task). Saved to
+    ``out`` if given, which may not be the demonstrations' own file and replaces an existing
+    dataset only with ``overwrite``.
     Returns the augmented dataset (real episodes first) and the counts.
     """
     defaults = AugmentConfig()
@@ -125,6 +128,7 @@ def augment(
         train_steps=defaults.train_steps if steps is None else steps,
         tolerance=defaults.tolerance if tolerance is None else tolerance,
         seed=seed,
+        starts=starts,
     )
     config.check()  # before anything is read or trained
     source = None if isinstance(demos, TrajectoryDataset) else Path(demos)

@@ -198,6 +198,14 @@ def collect(
     default=None,
     help="Largest planned-vs-simulated state gap, in std units of the demos (1.0).",
 )
+@click.option(
+    "--starts",
+    type=click.Choice(["demos", "resets"]),
+    default="demos",
+    show_default=True,
+    help="Where synthetic episodes start: the demos' first states, or fresh task resets "
+    "(on a maze: new start/goal pairs).",
+)
 @click.option("--overwrite", is_flag=True, help="Replace an existing output dataset.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
 def augment(
@@ -209,6 +217,7 @@ def augment(
     steps: int | None,
     seed: int,
     tolerance: float | None,
+    starts: str,
     overwrite: bool,
     quiet: bool,
 ) -> None:
@@ -223,6 +232,7 @@ def augment(
         steps=steps,
         seed=seed,
         tolerance=tolerance,
+        starts=starts,
         overwrite=overwrite,
         report=None if quiet else lambda line: console.print(line, highlight=False, soft_wrap=True),
     )

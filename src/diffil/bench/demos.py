@@ -5,6 +5,12 @@ demonstration noise, saved as ``OUT/data/<key>.hdf5``; regimes that differ only 
 demonstrations they use share it and take its first ``demos`` episodes (nested subsets, the
 usual data-efficiency protocol). Every seed of a regime trains on the same demonstrations.
 Other tasks use diffil's shipped demonstrations (``demos`` of them).
+
+A regime with ``augment: K`` trains on its first ``demos`` real episodes plus up to ``K`` times as
+many synthetic ones that `diffil augment` made from them and the simulator confirmed:
+``OUT/data/<real file's stem>-first<demos>-aug<K>[-steps<N>][-resets].hdf5``, made once per task and
+regime settings (seed 0) and shared by every method and seed. What the generator kept and
+rejected is recorded in ``bench.json`` under ``demonstrations`` for the report.
 """
 
 from __future__ import annotations
@@ -12,12 +18,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from diffil.bench.suite import Cell, Regime, Suite
 from diffil.envs.task import task_file_stem
 
 DATA_DIR = "data"
 DEMOS_SEED = 100_000  # the seed `diffil train` gives the scripted expert of a seed-0 run
+AUGMENT_SEED = 0  # one synthetic set per regime: every seed trains on the same demonstrations
 
 
 @dataclass(frozen=True)
@@ -72,11 +80,59 @@ def demo_sources(suite: Suite, cells: list[Cell]) -> dict[DemoSource, int]:
     return sizes
 
 
-def demos_path(out: Path, cell: Cell) -> Path | None:
-    """The dataset file ``cell`` trains on; None for tasks that use shipped demonstrations."""
+def real_demos_path(out: Path, cell: Cell) -> Path | None:
+    """The real demonstrations of ``cell``: the suite's collected file, or None for tasks that
+    use shipped demonstrations."""
     if not needs_collection(cell.task):
         return None
     return out / DATA_DIR / DemoSource.of(cell.task, cell.regime).file_name
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """A regime's synthetic demonstrations: made from the first ``episodes`` of ``real``."""
+
+    task: str
+    real: Path
+    episodes: int
+    factor: int
+    steps: int | None
+    starts: str
+
+    @classmethod
+    def of(cls, out: Path, cell: Cell) -> Augmentation | None:
+        regime = cell.regime
+        if not regime.augment:
+            return None
+        real = real_demos_path(out, cell)
+        if real is None:
+            from diffil.datasets import shipped_path
+
+            real = shipped_path(cell.task)
+        assert regime.demos is not None  # Regime.validate: augment needs demos
+        return cls(
+            cell.task,
+            real,
+            regime.demos,
+            regime.augment,
+            regime.augment_steps,
+            regime.augment_starts,
+        )
+
+    @property
+    def file_name(self) -> str:
+        steps = "" if self.steps is None else f"-steps{self.steps}"
+        starts = "" if self.starts == "demos" else f"-{self.starts}"
+        return f"{self.real.stem}-first{self.episodes}-aug{self.factor}{steps}{starts}.hdf5"
+
+
+def demos_path(out: Path, cell: Cell) -> Path | None:
+    """The dataset file ``cell`` trains on; None for tasks that use shipped demonstrations
+    (unless the regime augments them)."""
+    augmentation = Augmentation.of(out, cell)
+    if augmentation is not None:
+        return out / DATA_DIR / augmentation.file_name
+    return real_demos_path(out, cell)
 
 
 def ensure_demonstrations(
@@ -103,3 +159,55 @@ def ensure_demonstrations(
         say(f"collecting {episodes} demonstrations: {path.name}")
         dataset = collect_demonstrations(task, episodes, seed=DEMOS_SEED, **options)
         save_dataset(dataset, path, task=task, overwrite=True)  # atomic: no half-written file
+
+
+def ensure_augmented(
+    out: Path, cells: list[Cell], say: Callable[[str], None] = print
+) -> dict[str, dict[str, Any]]:
+    """Make each missing synthetic set the ``cells`` need (after :func:`ensure_demonstrations`);
+    returns what each set's generator kept and rejected, by file name (read from the files, so
+    sets made by an earlier run are described too)."""
+    from diffil.api import augment
+    from diffil.data.io import load_dataset
+    from diffil.envs.registry import get_task
+
+    made: dict[str, dict[str, Any]] = {}
+    for cell in cells:
+        augmentation = Augmentation.of(out, cell)
+        if augmentation is None:
+            continue
+        if augmentation.file_name in made:
+            regimes = made[augmentation.file_name]["regimes"]
+            if cell.regime.name not in regimes:
+                regimes.append(cell.regime.name)
+            continue
+        path = out / DATA_DIR / augmentation.file_name
+        if not path.exists():
+            regime = cell.regime
+            say(
+                f"augmenting {augmentation.episodes} demonstrations of {cell.task} "
+                f"({augmentation.real.name}) x{augmentation.factor}: {path.name}"
+            )
+            task = get_task(cell.task, noise=regime.demo_variant_noise, coverage=regime.coverage)
+            augment(
+                augmentation.real,
+                factor=augmentation.factor,
+                out=path,
+                task=task,
+                episodes=augmentation.episodes,
+                steps=augmentation.steps,
+                starts=augmentation.starts,
+                seed=AUGMENT_SEED,
+                report=say,
+            )
+        record = load_dataset(path).metadata.get("augmentation") or {}
+        made[path.name] = {
+            "task": cell.task,
+            "regimes": [cell.regime.name],
+            "real": augmentation.episodes,
+            "factor": augmentation.factor,
+            "starts": augmentation.starts,
+            **{k: record.get(k) for k in ("generated", "kept", "rejected", "tolerance")},
+            "train_steps": (record.get("generator") or {}).get("train_steps"),
+        }
+    return made

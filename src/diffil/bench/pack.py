@@ -12,18 +12,23 @@ copies just that, with bench.json and status.json, into a folder that is itself 
   so a suite can grow over several machines and sessions, and one report covers all its cells.
 
 Unfinished cells are left out: without their checkpoints they could not resume.
+
+Packing into an earlier pack of the same suite merges: cells, their status, the record of
+synthetic demonstrations and the history of runs (commands, machines, starts) add up, so two
+folders trained side by side (two `bench run` processes may not share one folder) become one.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 import shutil
 from pathlib import Path
 from typing import Any
 
 from diffil.bench.cell import is_finished
-from diffil.bench.runner import MANIFEST, RUNS_DIR, STATUS, read_json, write_json
+from diffil.bench.runner import MANIFEST, RUNS_DIR, STATUS, read_json, run_history, write_json
 from diffil.errors import DiffilError
 from diffil.runs.run_dir import CONFIG, EVAL, METRICS
 from diffil.utils.provenance import utc_now
@@ -86,9 +91,20 @@ def pack_bench(folder: str | Path, out: str | Path) -> dict[str, Any]:
         packed_cells[name] = info
         if name in status:
             packed_status[name] = status[name]
+    # the runs behind every packed cell: an earlier pack's, then this folder's, oldest first
+    history = [*run_history(earlier), *run_history(manifest)]
+    unique = {json.dumps(run, sort_keys=True, default=str): run for run in history}
+    history = sorted(unique.values(), key=lambda run: str(run.get("started") or ""))
+    first = min((str(r["started"]) for r in history if r.get("started")), default=None)
     manifest = {
         **manifest,
+        "history": history,
+        "first_started": first or manifest.get("first_started"),
         "cells": packed_cells,
+        "demonstrations": {
+            **(earlier.get("demonstrations") or {}),
+            **(manifest.get("demonstrations") or {}),
+        },
         "packed": {
             "from": str(folder),
             "when": utc_now(),

@@ -21,7 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from diffil.bench.cell import FAILED, REUSED, CellJob, CellOutcome, is_finished
-from diffil.bench.demos import demo_sources, demos_path, ensure_demonstrations
+from diffil.bench.demos import (
+    demo_sources,
+    demos_path,
+    ensure_augmented,
+    ensure_demonstrations,
+)
 from diffil.bench.executors import Executor, LocalPool, RayTasks
 from diffil.bench.suite import Cell, Suite
 from diffil.errors import DiffilError
@@ -61,7 +66,9 @@ def job_for(cell: Cell, suite: Suite, out: Path) -> CellJob:
     regime = cell.regime
     settings: dict[str, Any] = {"noise": regime.eval_noise, "coverage": regime.coverage}
     if regime.demos is not None:
-        settings["num_demos"] = regime.demos
+        # an augmented file holds the real episodes first, then at most augment x as many
+        # synthetic ones: all of them are used
+        settings["num_demos"] = regime.demos * (1 + regime.augment)
     offline = get_method(cell.method).offline
     if offline and suite.budget.offline is not None:
         settings["bc"] = {"steps": suite.budget.offline}
@@ -121,6 +128,7 @@ def _record_manifest(out: Path, suite: Suite, cells: list[Cell], how: str) -> di
         "machine": machine(),
         "executor": how,
         "started": utc_now(),
+        "folder": str(out),  # runs packed together from several folders stay apart
     }
     manifest = {
         "suite": suite.to_dict(),
@@ -129,6 +137,7 @@ def _record_manifest(out: Path, suite: Suite, cells: list[Cell], how: str) -> di
         "first_started": old.get("first_started") or this_run["started"],
         "history": [*run_history(old), this_run],  # every run into this folder, oldest first
         "cells": known,
+        "demonstrations": old.get("demonstrations", {}),  # synthetic sets (ensure_augmented)
     }
     write_json(out / MANIFEST, manifest)
     return manifest
@@ -210,6 +219,11 @@ def run_suite(
         f"into {out}"
     )
     ensure_demonstrations(out, demo_sources(suite, cells), say)
+    augmented = ensure_augmented(out, cells, say)
+    if augmented:
+        manifest = read_json(out / MANIFEST)
+        manifest["demonstrations"] = {**manifest.get("demonstrations", {}), **augmented}
+        write_json(out / MANIFEST, manifest)
     executor: Executor = RayTasks(ray_address) if use_ray else LocalPool(workers)
     progress = Progress(len(jobs), executor.slots, say)
     progress.done = len(jobs) - len(todo)

@@ -19,6 +19,10 @@ A suite file looks like this (``src/diffil/configs/suites/*.yaml`` ship by name)
         eval_noise: 1.0        # reset-noise scale, in training and evaluation alike
         demo_reset_noise: 1.0  # reset-noise scale the demonstrations are made at (scripted
                                # experts; default: eval_noise)
+        augment: 4             # add 4 synthetic episodes per real one (`diffil augment`; needs
+                               # demos); 0: none
+        augment_steps: 4000    # the generator's training steps (default: diffil augment's)
+        augment_starts: demos  # synthetic episodes start where the demos do, or at resets
     overrides: {}              # config fields for every cell (never per method)
     report_per_task: false     # one report table per task and regime (default: per regime,
                                # pooling the tasks)
@@ -58,6 +62,12 @@ class Regime:
     # the reset-noise scale the scripted expert demonstrates at; None: eval_noise. Reference
     # 000's Push study trains and evaluates at 1.0-2.0x from demonstrations made at 1.0x.
     demo_reset_noise: float | None = None
+    # synthetic episodes per real one, made once per task and regime by `diffil augment` from the
+    # regime's first `demos` demonstrations and trained on with them (reference 002's data
+    # generation); 0: real demonstrations only
+    augment: int = 0
+    augment_steps: int | None = None  # the generator's training steps (None: its default)
+    augment_starts: str = "demos"  # where synthetic episodes start: "demos" or "resets"
 
     def validate(self, where: str) -> Regime:
         if not self.name or "/" in self.name or self.name.startswith("."):
@@ -68,6 +78,19 @@ class Regime:
             raise DiffilError(f"{where}: demos must be >= 1", "e.g. demos: 25")
         if self.demo_noise < 0 or self.eval_noise < 0 or (self.demo_reset_noise or 0) < 0:
             raise DiffilError(f"{where}: noise must be >= 0", "e.g. demo_noise: 0.5")
+        if self.augment < 0:
+            raise DiffilError(f"{where}: augment must be >= 0", "e.g. augment: 4")
+        if self.augment and self.demos is None:
+            raise DiffilError(
+                f"{where}: augment needs demos (how many real episodes the generator learns from)",
+                "e.g. demos: 5",
+            )
+        if self.augment_starts not in ("demos", "resets"):
+            raise DiffilError(
+                f"{where}: augment_starts must be demos or resets", "e.g. augment_starts: resets"
+            )
+        if self.augment_steps is not None and self.augment_steps < 1:
+            raise DiffilError(f"{where}: augment_steps must be >= 1", "e.g. augment_steps: 4000")
         return self
 
     @property
@@ -156,6 +179,8 @@ class Suite:
                         f"demo_reset_noise need a task with a scripted expert, not {task!r}",
                         "drop them for this task",
                     )
+                if regime.augment:
+                    _check_augmentable(spec, regime, where)
         for label, value in (("online", self.budget.online), ("offline", self.budget.offline)):
             if value is not None and value < 1:
                 raise DiffilError(f"{where}: budget.{label} must be >= 1", SUITE_FIX)
@@ -221,6 +246,23 @@ def _has_scripted_expert(spec: Any) -> bool:
     from diffil.experts import has_scripted_expert
 
     return has_scripted_expert(spec)
+
+
+def _check_augmentable(spec: Any, regime: Regime, where: str) -> None:
+    """One line if ``regime`` augments demonstrations ``spec`` has none of, or whose simulator
+    state cannot be set from observations (the dynamics check needs it)."""
+    from diffil.datasets import shipped_demonstrations
+    from diffil.envs.state import Replayer
+
+    if not _has_scripted_expert(spec) and shipped_demonstrations(spec.name) is None:
+        raise DiffilError(
+            f"{where}: regime {regime.name}: task {spec.name!r} has no demonstrations to augment",
+            "drop augment for this task",
+        )
+    try:
+        Replayer(spec).close()
+    except DiffilError as err:
+        raise DiffilError(f"{where}: regime {regime.name}: {err.what}", err.fix) from None
 
 
 def suite_from_dict(data: Any, where: str) -> Suite:

@@ -145,6 +145,11 @@ class Replayer:
             return np.asarray(self.task.flatten_obs(raw), np.float64)
         return np.asarray(base._get_obs(), np.float64)
 
+    def reset(self, seed: int) -> np.ndarray:
+        """A fresh start of the task (its own reset distribution), seeded; its observation."""
+        obs, _ = self.env.reset(seed=seed)
+        return np.asarray(obs, np.float64)
+
     def replay(self, start: np.ndarray, actions: np.ndarray) -> Replay:
         """What the simulator does with ``actions`` from the state of ``start``."""
         return self.step_actions(actions, self.start(start))

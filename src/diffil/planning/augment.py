@@ -56,6 +56,7 @@ from diffil.planning.diffuser import Diffuser, make_diffuser, train_diffuser
 
 Report = Callable[[str], None]
 REJECTION_REASONS = ("diverged", "no_success", "terminated", "replay_mismatch")
+START_CHOICES = ("demos", "resets")
 
 
 @dataclass
@@ -73,6 +74,11 @@ class AugmentConfig:
     max_length: int | None = None  # goal tasks: step cap (default: the task's time limit)
     sample_batch: int = 64  # episodes made at once
     seed: int = 0
+    # where synthetic episodes start: "demos" cycles through the real episodes' first states;
+    # "resets" draws fresh starts from the task's reset distribution (on a maze, new start/goal
+    # pairs within the variant's coverage), so kept episodes can cover what the demos do not
+    starts: str = "demos"
+    condition_on_start: bool = True  # the generator's network also sees the start state
 
     def check(self) -> None:
         """Raise :class:`DiffilError` (one line) for settings a user got wrong."""
@@ -81,6 +87,11 @@ class AugmentConfig:
         if self.train_steps < 1:
             raise DiffilError(
                 f"training steps must be >= 1, got {self.train_steps}", "pass e.g. --steps 2000"
+            )
+        if self.starts not in START_CHOICES:
+            raise DiffilError(
+                f"starts must be one of {', '.join(START_CHOICES)}, got {self.starts!r}",
+                "pass e.g. --starts resets",
             )
         if not self.tolerance > 0:
             raise DiffilError(
@@ -232,7 +243,10 @@ def _sample_episodes(
             source = real[j % len(real)]
             length = cap if task.success_key is not None else len(source)
             replayer = Replayer(task, seed=config.seed + j)
-            start = replayer.start(source.observations[0])
+            if config.starts == "resets":
+                start = replayer.reset(seed=config.seed + 1_000_003 * (j + 1))
+            else:
+                start = replayer.start(source.observations[0])
             batch.append(_Episode(start=start, length=length, replayer=replayer))
         windows = 0
         try:
@@ -254,18 +268,56 @@ def _sample_episodes(
     return done
 
 
+def train_generator(
+    dataset: TrajectoryDataset, config: AugmentConfig, report: Report | None = None
+) -> tuple[Diffuser, list[float]]:
+    """The Diffuser :func:`augment_dataset` samples from, trained on H-step windows of
+    ``dataset`` with ``config``'s sizes and steps; returns it and its per-step losses."""
+    say: Report = report or (lambda line: None)
+    torch.manual_seed(config.seed)
+    horizon = min(config.horizon, max(len(t) for t in dataset))
+    diffuser = make_diffuser(
+        dataset,
+        horizon=horizon,
+        num_steps=config.diffusion_steps,
+        channels=tuple(config.channels),
+        # inpainting alone gave plans whose later steps ignore their start: on 5 maze demos
+        # the median largest planned-vs-simulated gap over a window was 7.5x larger
+        # (benchmarks/results/augment_coherence.md)
+        condition_on_start=config.condition_on_start,
+    )
+    every = max(1, config.train_steps // 10)
+
+    def on_step(step: int, loss: float) -> None:
+        if (step + 1) % every == 0 or step + 1 == config.train_steps:
+            say(f"training: step {step + 1}/{config.train_steps}, loss {loss:.4f}")
+
+    losses = train_diffuser(
+        diffuser,
+        dataset,
+        steps=config.train_steps,
+        batch_size=config.batch_size,
+        lr=config.lr,
+        seed=config.seed,
+        callback=on_step,
+    )
+    return diffuser, losses
+
+
 def augment_dataset(
     dataset: TrajectoryDataset,
     task: TaskSpec,
     config: AugmentConfig | None = None,
     report: Report | None = None,
+    diffuser: Diffuser | None = None,
 ) -> tuple[TrajectoryDataset, AugmentReport]:
     """``dataset`` plus the synthetic episodes that pass the checks, and what happened.
 
-    Trains a Diffuser on H-step windows of ``dataset``, samples ``factor`` times as many
-    episodes, and keeps those that pass the checks (see the module's docstring). ``report``
-    receives progress lines. Raises :class:`DiffilError` for a factor below 1, a dataset already
-    holding synthetic episodes, or a task whose state cannot be set.
+    Trains a Diffuser on H-step windows of ``dataset`` (or uses ``diffuser``, one already
+    trained on them: the config's model sizes and training steps are then ignored), samples
+    ``factor`` times as many episodes, and keeps those that pass the checks (see the module's
+    docstring). ``report`` receives progress lines. Raises :class:`DiffilError` for a factor
+    below 1, a dataset already holding synthetic episodes, or a task whose state cannot be set.
     """
     config = config or AugmentConfig()
     say: Report = report or (lambda line: None)
@@ -276,30 +328,10 @@ def augment_dataset(
             "augment the real demonstrations (the file `diffil augment` read)",
         )
     Replayer(task).close()  # refuses a task whose state cannot be set, before training
-    torch.manual_seed(config.seed)
-    horizon = min(config.horizon, max(len(t) for t in dataset))
-    diffuser = make_diffuser(
-        dataset,
-        horizon=horizon,
-        num_steps=config.diffusion_steps,
-        channels=tuple(config.channels),
-    )
-    every = max(1, config.train_steps // 10)
-
-    def on_step(step: int, loss: float) -> None:
-        if (step + 1) % every == 0 or step + 1 == config.train_steps:
-            say(f"training: step {step + 1}/{config.train_steps}, loss {loss:.4f}")
-
     began = time.perf_counter()
-    losses = train_diffuser(
-        diffuser,
-        dataset,
-        steps=config.train_steps,
-        batch_size=config.batch_size,
-        lr=config.lr,
-        seed=config.seed,
-        callback=on_step,
-    )
+    losses: list[float] = []
+    if diffuser is None:
+        diffuser, losses = train_generator(dataset, config, say)
     trained = time.perf_counter()
     scale = state_scale(dataset)
     episodes = _sample_episodes(diffuser, dataset, task, scale, config, say)
@@ -329,7 +361,7 @@ def augment_dataset(
     augmented = TrajectoryDataset(
         [_flagged(t, False) for t in dataset] + kept, copy.deepcopy(dataset.metadata)
     )
-    augmented.metadata["augmentation"] = _provenance(diffuser, config, result)
+    augmented.metadata["augmentation"] = _provenance(diffuser, config, result, bool(losses))
     _update_summaries(augmented)
     return augmented, result
 
@@ -342,16 +374,20 @@ def _update_summaries(dataset: TrajectoryDataset) -> None:
             dataset.metadata[key] = stats.get(key)
 
 
-def _provenance(diffuser: Diffuser, config: AugmentConfig, result: AugmentReport) -> dict:
+def _provenance(
+    diffuser: Diffuser, config: AugmentConfig, result: AugmentReport, trained_here: bool
+) -> dict:
+    """The ``augmentation`` metadata block; a generator passed in has unknown training."""
     cfg = diffuser.config
     generator: dict[str, Any] = {
         "model": "diffuser",
         "horizon": cfg.horizon,
         "diffusion_steps": cfg.num_steps,
+        "condition_on_start": cfg.condition_on_start,
         "channels": list(cfg.channels),
-        "train_steps": config.train_steps,
-        "batch_size": config.batch_size,
-        "lr": config.lr,
+        "train_steps": config.train_steps if trained_here else None,
+        "batch_size": config.batch_size if trained_here else None,
+        "lr": config.lr if trained_here else None,
         "final_loss": result.final_loss,
     }
     counts = asdict(result)
@@ -359,6 +395,7 @@ def _provenance(diffuser: Diffuser, config: AugmentConfig, result: AugmentReport
     return {
         "generator": generator,
         "factor": config.factor,
+        "starts": config.starts,
         "seed": config.seed,
         "tolerance": config.tolerance,
         "tolerance_units": "per-dimension std of the real observations",

@@ -55,6 +55,10 @@ class DiffuserConfig:
     kernel_size: int = 5
     clip: float | None = 1.0  # bound on the predicted clean plan, in normalised units
     state_dims: tuple[int, ...] | None = None  # observation dims of the plan's state; None = all
+    # the start state also enters the network as a global condition (FiLM input), not only by
+    # inpainting step 0. Reference 004 inpaints only; on a few demonstrations that gives plans
+    # whose later steps ignore the start (diffil augment turns this on).
+    condition_on_start: bool = False
 
 
 class Diffuser(nn.Module):
@@ -77,7 +81,7 @@ class Diffuser(nn.Module):
         self.plan_dim = self.state_dim + act_dim
         self.model = TemporalUnet1D(
             self.plan_dim,
-            0,
+            self.state_dim if config.condition_on_start else 0,
             channels=config.channels,
             time_embed_dim=config.time_embed_dim,
             kernel_size=config.kernel_size,
@@ -160,12 +164,16 @@ class Diffuser(nn.Module):
         t = self.schedule.sample_timesteps(x0.shape[0], device=x0.device, generator=generator)
         eps = randn(x0.shape, device=x0.device, dtype=x0.dtype, generator=generator)
         x_t = self._inpaint(self.schedule.q_sample(x0, t, eps), x0[:, 0, : self.state_dim])
-        squared = (self.model(x_t, t) - eps).pow(2)
+        squared = (self.model(x_t, t, self._condition(x0[:, 0, : self.state_dim])) - eps).pow(2)
         mask = torch.ones_like(squared)
         mask[:, 0, : self.state_dim] = 0.0
         return (squared * mask).sum() / mask.sum()
 
     # ---- sampling ------------------------------------------------------------------------
+
+    def _condition(self, start: Tensor) -> Tensor | None:
+        """The network's global condition: the normalised start state, if it takes one."""
+        return start if self.config.condition_on_start else None
 
     def _inpaint(self, x: Tensor, start: Tensor, goal: Tensor | None = None) -> Tensor:
         """``x`` with step 0's state set to ``start`` (and the last step's to ``goal``).
@@ -248,7 +256,7 @@ class Diffuser(nn.Module):
                 if not keep:
                     x = x.detach()
                 t_batch = torch.full((batch,), t, device=x.device, dtype=torch.long)
-                eps = self.model(x, t_batch)
+                eps = self.model(x, t_batch, self._condition(start_n))
                 # mu_theta of Eq. 48: posterior mean through x0_hat clipped to the data box
                 mean = posterior.mean(x, eps, t, clip)
                 if guide is not None and scale != 0.0:
