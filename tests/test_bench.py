@@ -435,6 +435,11 @@ def test_demonstrations_can_come_from_another_reset_noise_than_training(tmp_path
             "augment needs demos",
         ),
         (
+            "tasks: [pointmaze-umaze]\nmethods: [bc]\n"
+            "regimes: [{name: a, demos: 5, augment: 4, augment_starts: middle}]\n",
+            "augment_starts must be one of demos, resets",
+        ),
+        (
             "tasks: [highway]\nmethods: [bc]\nregimes: [{name: a, demos: 5, augment: 4}]\n",
             "regime a: cannot set the simulator state of task 'highway'",
         ),

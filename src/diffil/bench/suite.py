@@ -85,9 +85,12 @@ class Regime:
                 f"{where}: augment needs demos (how many real episodes the generator learns from)",
                 "e.g. demos: 5",
             )
-        if self.augment_starts not in ("demos", "resets"):
+        from diffil.planning.augment import START_CHOICES
+
+        if self.augment_starts not in START_CHOICES:
             raise DiffilError(
-                f"{where}: augment_starts must be demos or resets", "e.g. augment_starts: resets"
+                f"{where}: augment_starts must be one of {', '.join(START_CHOICES)}",
+                "e.g. augment_starts: resets",
             )
         if self.augment_steps is not None and self.augment_steps < 1:
             raise DiffilError(f"{where}: augment_steps must be >= 1", "e.g. augment_steps: 4000")
