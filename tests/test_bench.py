@@ -499,6 +499,7 @@ def test_augmented_regime_trains_on_real_then_synthetic_demos(tmp_path):
     assert record["generated"] == 6 and record["regimes"] == ["aug"]
     assert record["kept"] == len(augmented) - 3
     assert record["kept"] + sum(record["rejected"].values()) == 6
+    assert record["state_gap_median"] == augmented.metadata["augmentation"]["state_gap_median"]
     (line,) = build_report(out).data["levels"][0]["synthetic_demos"]
     assert line.startswith(f"pointmaze-umaze: 3 real + {record['kept']} synthetic")
     # the other arm, trained beside it into its own folder: two packs into one folder add up

@@ -207,7 +207,10 @@ def ensure_augmented(
             "real": augmentation.episodes,
             "factor": augmentation.factor,
             "starts": augmentation.starts,
-            **{k: record.get(k) for k in ("generated", "kept", "rejected", "tolerance")},
+            **{
+                k: record.get(k)
+                for k in ("generated", "kept", "rejected", "tolerance", "state_gap_median")
+            },
             "train_steps": (record.get("generator") or {}).get("train_steps"),
         }
     return made
