@@ -20,7 +20,14 @@ from diffil.bench.demos import demo_sources, ensure_demonstrations
 from diffil.bench.pack import pack_bench
 from diffil.bench.report import build_report
 from diffil.bench.runner import MANIFEST, STATUS, job_for
-from diffil.bench.stats import interval_estimate, iqm, mean, performance_profile
+from diffil.bench.stats import (
+    difference_estimate,
+    interval_estimate,
+    iqm,
+    mean,
+    performance_profile,
+    probability_of_improvement,
+)
 from diffil.bench.suite import Cell
 from diffil.cli import main
 from diffil.envs.registry import list_tasks
@@ -282,6 +289,28 @@ def test_confidence_intervals_reproduce_a_direct_computation():
     assert (constant.low, constant.value, constant.high) == pytest.approx((0.8, 0.8, 0.8))
 
 
+def test_margins_between_two_methods_by_hand():
+    a, b = np.array([0.9, 0.8, 0.85, 0.95, 0.7]), np.array([0.6, 0.7, 0.8, 0.9, 0.5])
+    diff = difference_estimate(a, b, "iqm", reps=400, seed=3)
+    assert diff.value == pytest.approx(_iqm_by_hand(a) - _iqm_by_hand(b))
+    rng_a, rng_b = np.random.default_rng(3), np.random.default_rng(4)
+    draws = [
+        _iqm_by_hand(a[rng_a.integers(0, 5, 5)]) - _iqm_by_hand(b[rng_b.integers(0, 5, 5)])
+        for _ in range(400)
+    ]
+    # the library draws all resamples at once: the same numbers as one resample at a time
+    assert (diff.low, diff.high) == pytest.approx(tuple(np.percentile(draws, [2.5, 97.5])))
+    # P(X > Y) counts pairs: 1 vs (2, 2) loses twice, 2 ties twice, 3 wins twice -> 3 / 6
+    assert probability_of_improvement(np.array([1.0, 2.0, 3.0]), np.array([2.0, 2.0])).value == 0.5
+    assert probability_of_improvement(a + 1, b).value == 1.0
+    assert probability_of_improvement(a, a + 1).value == 0.0
+    # averaged over the tasks both methods have runs of
+    two = probability_of_improvement(np.array([[1.0, 0.0], [1.0, 0.0]]), np.array([[0.0, 1.0]]))
+    assert two.value == pytest.approx(0.5)
+    missing = probability_of_improvement(np.array([[1.0, np.nan]]), np.array([[0.0, 1.0]]))
+    assert missing.value == 1.0
+
+
 def test_performance_profile_averages_tasks():
     scores = np.array([[0.2, 0.9], [0.6, 0.9], [1.0, np.nan]])
     profile = performance_profile(scores, np.array([0.0, 0.5, 0.95]))
@@ -329,6 +358,44 @@ def test_report_numbers_equal_a_direct_computation(tmp_path):
     md = report.markdown.read_text()
     assert "| bc | 5/6 | 53.3 [" in md
     assert f"failed cells: {name} (boom)" in md and "missing cells: pointmaze-umaze/lvl/bc-s9" in md
+
+
+def test_report_shows_the_focus_margins_and_published_figures(tmp_path):
+    known = {"bc": [0.2, 0.9, 0.5, 0.7, 0.4], "flow-policy": [0.6, 0.6, 1.0, 0.8, 0.9]}
+    cells = {}
+    for method, scores in known.items():
+        for seed, score in enumerate(scores):
+            name = f"pointmaze-umaze/lvl/{method}-s{seed}"
+            cells[name] = {
+                "task": "pointmaze-umaze",
+                "regime": "lvl",
+                "method": method,
+                "seed": seed,
+            }
+            _fake_run(tmp_path / "runs" / name, method, seed, score)
+    suite = {
+        "name": "known",
+        "methods": list(known),
+        "regimes": [{"name": "lvl"}],
+        "focus": "flow-policy",
+        "published": {"source": "a paper", "scores": {"lvl": {"bc": 52.7, "flow-policy": 90.0}}},
+    }
+    (tmp_path / MANIFEST).write_text(json.dumps({"suite": suite, "cells": cells}))
+    report = build_report(tmp_path)
+    (level,) = report.data["levels"]
+    (margin,) = level["margins"]  # flow-policy against bc only
+    flow, bc = np.array(known["flow-policy"]), np.array(known["bc"])
+    assert margin["method"] == "bc"
+    assert margin["iqm_difference"]["value"] == pytest.approx(_iqm_by_hand(flow) - _iqm_by_hand(bc))
+    wins = sum((x > y) + 0.5 * (x == y) for x in flow for y in bc) / 25
+    assert margin["p_better"]["value"] == pytest.approx(wins)
+    assert [r["published"] for r in level["rows"]] == pytest.approx([0.527, 0.9])
+    md = report.markdown.read_text()
+    assert "| bc | 5/5 | 53.3 [" in md and md.count("| 52.7 |") == 1
+    assert "published: a paper (reported beside ours as found" in md
+    iqm_gap = 100 * margin["iqm_difference"]["value"]
+    assert f"| bc | {iqm_gap:+.1f} [" in md and "| +37.3 |" in md  # 90.0 - 52.7
+    assert "P(flow-policy &gt; other)" in report.html.read_text()  # escaped
 
 
 def test_a_per_task_report_has_one_table_per_task_with_run_seconds(tmp_path):
@@ -442,6 +509,21 @@ def test_demonstrations_can_come_from_another_reset_noise_than_training(tmp_path
         (
             "tasks: [highway]\nmethods: [bc]\nregimes: [{name: a, demos: 5, augment: 4}]\n",
             "regime a: cannot set the simulator state of task 'highway'",
+        ),
+        ("tasks: [pointmaze-umaze]\nmethods: [bc]\nfocus: drail\n", "focus 'drail' is not one"),
+        (
+            "tasks: [pointmaze-umaze]\nmethods: [bc]\npublished: {source: x, scores: {cov9: {}}}\n",
+            "names regime 'cov9', not in the suite",
+        ),
+        (
+            "tasks: [pointmaze-umaze]\nmethods: [bc]\n"
+            "published: {source: x, scores: {default: {bc: high}}}\n",
+            "published.scores.default.bc must be a number",
+        ),
+        (
+            "tasks: [pointmaze-umaze]\nmethods: [bc]\n"
+            "published: {source: x, scores: {default: {nope: 1}}}\n",
+            "unknown method 'nope'",
         ),
         ("tasks: [pointmaze-umaze]\n", "misses 'methods'"),
         ("[1, 2]\n", "a suite is a mapping"),

@@ -1,7 +1,9 @@
 """The report of a bench folder: one static HTML page, its Markdown twin and the numbers as JSON.
 
 Per protocol level (regime): a table of IQM and mean with 95% stratified-bootstrap CIs per
-method, the share of runs reaching 90% and the env steps and wall-clock they took, learning
+method, the share of runs reaching 90% and the env steps and wall-clock they took (beside the
+references' published figure where the suite records one), the suite's focus method's margin
+over every other method (IQM difference and probability of improvement, with CIs), learning
 curves, performance profiles and (mazes) a learned-reward map per method. Each table states the
 budget, seeds, machine and date, and which cells failed or are missing. Pictures are PNG files in
 ``<name>_files/`` beside the page.
@@ -19,7 +21,7 @@ from typing import Any
 from diffil.bench.figures import method_scores, plot_learning_curves, plot_profiles, reward_map
 from diffil.bench.results import FAILED, FINISHED, MISSING, CellResult, read_bench
 from diffil.bench.runner import RUNS_DIR, run_history
-from diffil.bench.stats import interval_estimate
+from diffil.bench.stats import difference_estimate, interval_estimate, probability_of_improvement
 from diffil.envs.registry import get_task
 from diffil.errors import DiffilError
 from diffil.utils.provenance import machine, utc_now, with_hand_notes
@@ -70,6 +72,28 @@ def method_row(cells: list[CellResult], method: str) -> dict[str, Any]:
     }
 
 
+def margins(cells: list[CellResult], focus: str, methods: list[str]) -> list[dict[str, Any]]:
+    """``focus``'s margin over each other method with finished runs: the IQM difference and the
+    probability that a ``focus`` run beats one of the other method, each with its 95% CI, over
+    the tasks both have runs of."""
+    done = [c for c in cells if c.state == FINISHED and c.score is not None]
+    out = []
+    for other in methods:
+        tasks = {c.task for c in done if c.method == focus} & {
+            c.task for c in done if c.method == other
+        }
+        if other == focus or not tasks:
+            continue
+        shared = [c for c in done if c.task in tasks]
+        mine, theirs = method_scores(shared, focus), method_scores(shared, other)
+        difference = difference_estimate(mine, theirs, "iqm", BOOTSTRAP_REPS, BOOTSTRAP_SEED)
+        better = probability_of_improvement(mine, theirs, BOOTSTRAP_REPS, BOOTSTRAP_SEED)
+        out.append(
+            {"method": other, "iqm_difference": difference.to_dict(), "p_better": better.to_dict()}
+        )
+    return out
+
+
 def _budget(cells: list[CellResult]) -> str:
     online = sorted({c.env_steps_budget for c in cells if c.env_steps_budget})
     offline = sorted({c.gradient_steps_budget for c in cells if c.gradient_steps_budget})
@@ -108,9 +132,14 @@ def _level(
     cells: list[CellResult],
     methods: list[str],
     demonstrations: dict[str, dict[str, Any]] | None = None,
+    *,
+    regime_name: str | None = None,
+    focus: str | None = None,
+    published: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Numbers and pictures of one protocol level (``regime`` is its heading, e.g. ``cov50`` or
-    ``hopper / default`` in a per-task report)."""
+    ``hopper / default`` in a per-task report; ``regime_name`` the suite's regime, which
+    ``published`` figures are keyed by)."""
     tasks = sorted({c.task for c in cells})
     stem = regime.replace(" / ", "-").replace("/", "-")
     title = f"{regime} ({', '.join(tasks)})"
@@ -144,13 +173,22 @@ def _level(
                 else:
                     map_notes.append(f"{method}: no reward map ({err.what})")
     failed = [c for c in cells if c.state == FAILED]
+    rows = [method_row(cells, m) for m in methods]
+    paper = ((published or {}).get("scores") or {}).get(regime_name or regime, {})
+    for row in rows:
+        value = paper.get(row["method"])
+        row["published"] = None if value is None else float(value) / 100  # scores are fractions
+    focus_runs = any(c.method == focus and c.state == FINISHED for c in cells)
     return {
         "regime": regime,
         "tasks": tasks,
         "metric": next((c.metric for c in cells if c.metric), "score"),
         "budget": _budget(cells),
         "seeds": sorted({c.seed for c in cells}),
-        "rows": [method_row(cells, m) for m in methods],
+        "rows": rows,
+        "published_source": (published or {}).get("source") if paper else None,
+        "focus": focus if focus_runs else None,
+        "margins": margins(cells, focus, methods) if focus and focus_runs else [],
         "failed": {c.name: c.error for c in failed},
         "missing": [c.name for c in cells if c.state == MISSING],
         "pictures": {k: str(p.relative_to(files.parent)) for k, p in pictures.items()},
@@ -162,9 +200,9 @@ def _level(
 
 def _groups(
     cells: list[CellResult], regimes: list[str], tasks: list[str] | None
-) -> list[tuple[str, list[CellResult]]]:
-    """The report's levels: one per regime (tasks pooled), or with ``tasks`` (the suite's, in
-    its order) one per task x regime."""
+) -> list[tuple[str, str, list[CellResult]]]:
+    """The report's levels as (heading, regime, cells): one per regime (tasks pooled), or with
+    ``tasks`` (the suite's, in its order) one per task x regime."""
     groups = []
     if tasks is not None:
         tasks = [*tasks, *sorted({c.task for c in cells} - set(tasks))]
@@ -172,7 +210,7 @@ def _groups(
         for regime in regimes:
             group = [c for c in cells if c.regime == regime and task in (None, c.task)]
             if group:
-                groups.append((regime if task is None else f"{task} / {regime}", group))
+                groups.append((regime if task is None else f"{task} / {regime}", regime, group))
     return groups
 
 
@@ -237,8 +275,18 @@ def build_report(bench_dir: str | Path, out: str | Path | None = None) -> Report
             f"({BOOTSTRAP_REPS:,} resamples, seed {BOOTSTRAP_SEED}; Agarwal et al. 2021)"
         ),
         "levels": [
-            _level(bench_dir, files, label, group, methods, manifest.get("demonstrations"))
-            for label, group in _groups(
+            _level(
+                bench_dir,
+                files,
+                label,
+                group,
+                methods,
+                manifest.get("demonstrations"),
+                regime_name=regime,
+                focus=suite.get("focus") or shipped.get("focus"),
+                published=suite.get("published") or shipped.get("published"),
+            )
+            for label, regime, group in _groups(
                 cells, regimes, suite.get("tasks", []) if suite.get("report_per_task") else None
             )
         ],
@@ -249,6 +297,14 @@ def build_report(bench_dir: str | Path, out: str | Path | None = None) -> Report
     md_path.write_text(with_hand_notes(md_path, render_markdown(data)))
     html_path.write_text(render_html(data))
     return Report(html_path, md_path, json_path, data)
+
+
+def _has_published(level: dict[str, Any]) -> bool:
+    return any(r.get("published") is not None for r in level["rows"])
+
+
+def _header(level: dict[str, Any]) -> list[str]:
+    return HEADER + (["published"] if _has_published(level) else [])
 
 
 def _table_rows(level: dict[str, Any]) -> list[list[str]]:
@@ -268,8 +324,45 @@ def _table_rows(level: dict[str, Any]) -> list[list[str]]:
                 secs,
                 run_secs,
             ]
+            + ([_pct(r.get("published"))] if _has_published(level) else [])
         )
     return rows
+
+
+def _margin_header(level: dict[str, Any]) -> list[str]:
+    focus = level["focus"]
+    header = ["against", "IQM difference [95% CI]", f"P({focus} > other) [95% CI]"]
+    return header + (["published difference"] if _has_published(level) else [])
+
+
+def _margin_rows(level: dict[str, Any]) -> list[list[str]]:
+    """The focus method's margin over each other method: points of IQM difference, the
+    probability of improvement, and the difference of the published figures."""
+    published = {r["method"]: r.get("published") for r in level["rows"]}
+    mine = published.get(level["focus"])
+    rows = []
+    for m in level["margins"]:
+        d, p = m["iqm_difference"], m["p_better"]
+        row = [
+            m["method"],
+            f"{100 * d['value']:+.1f} [{100 * d['low']:+.1f}, {100 * d['high']:+.1f}]",
+            f"{p['value']:.2f} [{p['low']:.2f}, {p['high']:.2f}]",
+        ]
+        if _has_published(level):
+            theirs = published.get(m["method"])
+            both = mine is not None and theirs is not None
+            row.append(f"{100 * (mine - theirs):+.1f}" if both else "-")
+        rows.append(row)
+    return rows
+
+
+def _margin_caption(level: dict[str, Any]) -> str:
+    focus = level["focus"]
+    return (
+        f"{focus}'s margin over each method: the difference of IQMs in points (each method's "
+        f"seeds resampled independently) and the probability that a {focus} run scores above "
+        f"a run of the other method (ties count one half; 0.5 is no difference)"
+    )
 
 
 HEADER = [
@@ -294,6 +387,11 @@ def _conditions(data: dict[str, Any], level: dict[str, Any]) -> list[str]:
         f"{data['last_run']}; report {data['report_date']}",
     ]
     lines += [f"demonstrations: {line}" for line in level.get("synthetic_demos", [])]
+    if level.get("published_source"):
+        lines.append(
+            f"published: {level['published_source']} (reported beside ours as found; a different "
+            "budget and machine)"
+        )
     failed = level["failed"]
     lines.append(
         "failed cells: "
@@ -338,6 +436,18 @@ def _provenance_lines(data: dict[str, Any], as_html: bool) -> list[str]:
     return lines
 
 
+def _markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows] + [""]
+
+
+def _html_table(header: list[str], rows: list[list[str]]) -> str:
+    e = html.escape
+    lines = ["<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr>"]
+    lines += ["<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in rows]
+    return "\n".join([*lines, "</table>"])
+
+
 def render_markdown(data: dict[str, Any]) -> str:
     """The report as Markdown (pictures linked, relative to the file)."""
     md = [f"# Benchmark suite `{data['suite']}`", ""]
@@ -357,9 +467,10 @@ def render_markdown(data: dict[str, Any]) -> str:
     for level in data["levels"]:
         md += [f"## {level['regime']}", ""]
         md += [f"- {line}" for line in _conditions(data, level)] + [""]
-        md += ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
-        md += ["| " + " | ".join(row) + " |" for row in _table_rows(level)]
-        md += [""]
+        md += _markdown_table(_header(level), _table_rows(level))
+        if level.get("margins"):
+            md += [_margin_caption(level) + ":", ""]
+            md += _markdown_table(_margin_header(level), _margin_rows(level))
         for label, path in {**level["pictures"], **level["reward_maps"]}.items():
             md += [f"![{label}]({path})", ""]
         if level["reward_map_notes"]:
@@ -400,10 +511,11 @@ def render_html(data: dict[str, Any]) -> str:
     for level in data["levels"]:
         parts.append(f"<h2>{e(level['regime'])}</h2><ul class='conditions'>")
         parts += [f"<li>{e(line)}</li>" for line in _conditions(data, level)]
-        parts.append("</ul><table><tr>" + "".join(f"<th>{e(h)}</th>" for h in HEADER) + "</tr>")
-        for row in _table_rows(level):
-            parts.append("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>")
-        parts.append("</table>")
+        parts.append("</ul>")
+        parts.append(_html_table(_header(level), _table_rows(level)))
+        if level.get("margins"):
+            parts.append(f"<p>{e(_margin_caption(level))}:</p>")
+            parts.append(_html_table(_margin_header(level), _margin_rows(level)))
         for label, path in {**level["pictures"], **level["reward_maps"]}.items():
             parts.append(
                 f"<figure><img src='{e(path)}' alt='{e(label)}'>"

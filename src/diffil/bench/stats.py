@@ -14,7 +14,11 @@ dependencies (arch, statsmodels, seaborn):
   task (the stratum), and recomputes the statistic; the 95% CI is the 2.5th and 97.5th
   percentiles of those statistics;
 - a performance profile is, for each threshold tau, the fraction of runs scoring above tau,
-  averaged over tasks.
+  averaged over tasks;
+- a difference between two methods resamples each method's runs independently;
+- the probability of improvement P(X > Y) is the chance that a run of one method scores above a
+  run of the other on the same task (ties count one half), averaged over tasks
+  (``rliable.metrics.probability_of_improvement``).
 """
 
 from __future__ import annotations
@@ -135,3 +139,60 @@ def profile_band(
     profiles = total / len(strata)
     low, high = np.percentile(profiles, [2.5, 97.5], axis=0)
     return low, high
+
+
+def difference_estimate(
+    a: np.ndarray, b: np.ndarray, statistic: str = "iqm", reps: int = 10_000, seed: int = 0
+) -> Estimate:
+    """``statistic(a) - statistic(b)`` of two methods' scores (runs x tasks each) with its 95% CI:
+    each method's runs are resampled independently (stratified by task), ``a`` with ``seed``
+    and ``b`` with ``seed + 1``."""
+    first, second = interval_estimate(a, statistic, 1, seed), interval_estimate(b, statistic, 1)
+    if not (np.isfinite(first.value) and np.isfinite(second.value)):
+        nan = float("nan")
+        return Estimate(nan, nan, nan)
+    func = STATISTICS[statistic]
+    samples = stratified_bootstrap(a, func, reps, seed) - stratified_bootstrap(
+        b, func, reps, seed + 1
+    )
+    low, high = np.percentile(samples, [2.5, 97.5])
+    return Estimate(first.value - second.value, float(low), float(high))
+
+
+def _as_columns(scores: np.ndarray) -> np.ndarray:
+    """``scores`` as (runs, tasks): a 1-D array is one task's runs."""
+    scores = np.asarray(scores, dtype=float)
+    return scores[:, None] if scores.ndim == 1 else scores
+
+
+def _beats(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """For resamples x (reps, n) and y (reps, m): the share of pairs with x > y, ties one half."""
+    gt = (x[:, :, None] > y[:, None, :]).mean(axis=(1, 2))
+    eq = (x[:, :, None] == y[:, None, :]).mean(axis=(1, 2))
+    return gt + 0.5 * eq
+
+
+def probability_of_improvement(
+    a: np.ndarray, b: np.ndarray, reps: int = 10_000, seed: int = 0
+) -> Estimate:
+    """P(X > Y): the chance that a run of method ``a`` scores above a run of method ``b`` on the
+    same task (ties count one half), averaged over the tasks both have runs of (columns of the
+    runs x tasks arrays), with a 95% CI from stratified bootstraps of both."""
+    a, b = _as_columns(a), _as_columns(b)
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"a has {a.shape[1]} tasks and b {b.shape[1]}: columns must match")
+    rng = np.random.default_rng(seed)
+    values, samples = [], []
+    for j in range(a.shape[1]):
+        x, y = a[:, j][np.isfinite(a[:, j])], b[:, j][np.isfinite(b[:, j])]
+        if not (x.size and y.size):
+            continue
+        values.append(float(_beats(x[None, :], y[None, :])[0]))
+        xs = x[rng.integers(0, x.size, size=(reps, x.size))]
+        ys = y[rng.integers(0, y.size, size=(reps, y.size))]
+        samples.append(_beats(xs, ys))
+    if not values:
+        nan = float("nan")
+        return Estimate(nan, nan, nan)
+    low, high = np.percentile(np.mean(samples, axis=0), [2.5, 97.5])
+    return Estimate(float(np.mean(values)), float(low), float(high))

@@ -26,6 +26,11 @@ A suite file looks like this (``src/diffil/configs/suites/*.yaml`` ship by name)
     overrides: {}              # config fields for every cell (never per method)
     report_per_task: false     # one report table per task and regime (default: per regime,
                                # pooling the tasks)
+    focus: drail               # the report shows this method's margin over every other one
+    published:                 # the references' own figures, shown beside diffil's
+      source: reference 000's maze table (25M env steps, 5 seeds)
+      scores:                  # regime -> method -> score on the report's x100 scale
+        cov25: {bc: 52.7, drail: 91.0}
 
 :meth:`Suite.cells` expands a suite into :class:`Cell` objects; each has a stable directory name,
 ``<task>/<regime>/<method>-s<seed>``, so a second run finds the cells it has already trained.
@@ -112,6 +117,44 @@ class Regime:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Published:
+    """The references' own figures for a suite's levels, which the report prints beside diffil's
+    (reported as found: nothing in a run reads them)."""
+
+    source: str  # where they come from: paper, table, budget, seeds
+    scores: dict[str, dict[str, float]] = field(default_factory=dict)  # regime -> method -> x100
+
+    def validate(self, where: str, regimes: list[str]) -> Published:
+        from diffil.algorithms.methods import get_method
+
+        if not self.source.strip():
+            raise DiffilError(f"{where}: published.source is empty", "name the paper and table")
+        for regime, row in self.scores.items():
+            if regime not in regimes:
+                raise DiffilError(
+                    f"{where}: published.scores names regime {regime!r}, not in the suite",
+                    f"choose from: {', '.join(regimes)}",
+                )
+            if not isinstance(row, dict):
+                raise DiffilError(
+                    f"{where}: published.scores.{regime} must map methods to scores",
+                    "e.g. cov50: {drail: 96.8, bc: 61.6}",
+                )
+            for method, score in row.items():
+                try:
+                    get_method(method)
+                except DiffilError as err:
+                    raise DiffilError(f"{where}: published.scores.{regime}: {err}") from None
+                if isinstance(score, bool) or not isinstance(score, (int, float)):
+                    raise DiffilError(
+                        f"{where}: published.scores.{regime}.{method} must be a number, got "
+                        f"{score!r}",
+                        "write the paper's figure on the report's x100 scale, e.g. 96.8",
+                    )
+        return self
+
+
+@dataclass(frozen=True, kw_only=True)
 class Budget:
     """Training budget per method family; None keeps the task's preset."""
 
@@ -149,6 +192,8 @@ class Suite:
     overrides: dict[str, Any] = field(default_factory=dict)
     description: str = ""
     report_per_task: bool = False  # report tables per task x regime, not pooled over tasks
+    focus: str | None = None  # the report shows this method's margin over every other one
+    published: Published | None = None  # the references' figures, printed beside diffil's
 
     def validate(self, where: str) -> Suite:
         """One-line :class:`DiffilError` for unknown tasks or methods, duplicates, empty lists."""
@@ -184,6 +229,13 @@ class Suite:
                     )
                 if regime.augment:
                     _check_augmentable(spec, regime, where)
+        if self.focus is not None and self.focus not in self.methods:
+            raise DiffilError(
+                f"{where}: focus {self.focus!r} is not one of the suite's methods",
+                f"choose from: {', '.join(self.methods)}",
+            )
+        if self.published is not None:
+            self.published.validate(where, names)
         for label, value in (("online", self.budget.online), ("offline", self.budget.offline)):
             if value is not None and value < 1:
                 raise DiffilError(f"{where}: budget.{label} must be >= 1", SUITE_FIX)
