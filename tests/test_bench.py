@@ -134,7 +134,8 @@ def test_report_renders_in_headless_chromium(smoke_bench, tmp_path):
     out, *_ = smoke_bench
     report = build_report(out, tmp_path / "smoke.html")
     md = report.markdown.read_text()
-    assert md.count("| bc |") == 2 and md.count("| gail |") == 2
+    # one row per level table, and one in the summary of both levels above them
+    assert md.count("| bc |") == 3 and md.count("| gail |") == 3 and "## Summary" in md
     assert "budget: 1,024 env steps (online methods); 200 gradient steps" in md
     assert "seeds: 0, 1" in md and "machine: " in md and "date: first bench run started " in md
     for level in report.data["levels"]:
@@ -396,6 +397,36 @@ def test_report_shows_the_focus_margins_and_published_figures(tmp_path):
     iqm_gap = 100 * margin["iqm_difference"]["value"]
     assert f"| bc | {iqm_gap:+.1f} [" in md and "| +37.3 |" in md  # 90.0 - 52.7
     assert "P(flow-policy &gt; other)" in report.html.read_text()  # escaped
+
+
+def test_a_report_of_several_levels_opens_with_a_summary(tmp_path):
+    known = {("a", "bc"): [0.2, 0.4, 0.6], ("b", "bc"): [0.8, 0.9, 1.0], ("b", "gail"): [0.5]}
+    cells = {}
+    for (level, method), scores in known.items():
+        for seed, score in enumerate(scores):
+            name = f"pointmaze-umaze/{level}/{method}-s{seed}"
+            cells[name] = {
+                "task": "pointmaze-umaze",
+                "regime": level,
+                "method": method,
+                "seed": seed,
+            }
+            _fake_run(tmp_path / "runs" / name, method, seed, score)
+    suite = {
+        "name": "levels",
+        "methods": ["bc", "gail"],
+        "regimes": [{"name": "a"}, {"name": "b"}],
+        "published": {"source": "a paper", "scores": {"b": {"bc": 61.6}}},
+    }
+    (tmp_path / MANIFEST).write_text(json.dumps({"suite": suite, "cells": cells}))
+    report = build_report(tmp_path)
+    md = report.markdown.read_text()
+    summary = md.split("## Summary", 1)[1].split("\n## ", 1)[0]
+    assert "| method | a | b |" in summary
+    assert "| bc | 40.0 [" in summary and "] | 90.0 [" in summary and "(61.6) |" in summary
+    assert "| gail | - | 50.0 [50.0, 50.0] |" in summary  # no runs at level a
+    assert (tmp_path / "report_files" / "summary.png").stat().st_size > 5000
+    assert report.data["levels"][0]["margins"] == []  # no focus method named
 
 
 def test_a_per_task_report_has_one_table_per_task_with_run_seconds(tmp_path):

@@ -105,6 +105,35 @@ def plot_profiles(cells: list[CellResult], methods: list[str], title: str, out: 
     return _save(fig, ax, out)
 
 
+def plot_summary(levels: list[dict], methods: list[str], title: str, out: Path) -> Path:
+    """IQM with its 95% CI per method across the report's levels (error bars), and the
+    published figures where the suite records them (hollow markers)."""
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    xs = np.arange(len(levels))
+    width = 0.8 / max(1, len(methods))
+    for i, method in enumerate(methods):
+        colour = colours[i % len(colours)]
+        rows = [next((r for r in lv["rows"] if r["method"] == method), None) for lv in levels]
+        at = [(x + (i - (len(methods) - 1) / 2) * width, r) for x, r in zip(xs, rows, strict=True)]
+        shown = [(x, r["iqm"]) for x, r in at if r and np.isfinite(r["iqm"]["value"])]
+        if shown:
+            x, est = zip(*shown, strict=True)
+            y = np.array([e["value"] for e in est])
+            err = np.array([[v - e["low"], e["high"] - v] for v, e in zip(y, est, strict=True)]).T
+            ax.errorbar(x, y, yerr=err, fmt="o", color=colour, capsize=3, label=method)
+        paper = [(x, r["published"]) for x, r in at if r and r.get("published") is not None]
+        if paper:
+            x, y = zip(*paper, strict=True)
+            ax.scatter(x, y, marker="D", facecolors="none", edgecolors=colour, s=36)
+    if any(r.get("published") is not None for lv in levels for r in lv["rows"]):
+        ax.scatter([], [], marker="D", facecolors="none", edgecolors="grey", label="published")
+    ax.set_xticks(xs, [lv["regime"] for lv in levels])
+    metric = levels[0]["metric"] if levels else "score"
+    ax.set(ylabel=f"final {metric} (IQM, 95% CI)", title=title)
+    return _save(fig, ax, out)
+
+
 def reward_map(cell_dir: Path, out: Path) -> Path:
     """The learned reward of a maze run over positions (diffil.algorithms.reward_map), made once."""
     from diffil.algorithms.reward_map import plot_maze_reward

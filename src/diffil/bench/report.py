@@ -18,7 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from diffil.bench.figures import method_scores, plot_learning_curves, plot_profiles, reward_map
+from diffil.bench.figures import (
+    method_scores,
+    plot_learning_curves,
+    plot_profiles,
+    plot_summary,
+    reward_map,
+)
 from diffil.bench.results import FAILED, FINISHED, MISSING, CellResult, read_bench
 from diffil.bench.runner import RUNS_DIR, run_history
 from diffil.bench.stats import difference_estimate, interval_estimate, probability_of_improvement
@@ -291,6 +297,9 @@ def build_report(bench_dir: str | Path, out: str | Path | None = None) -> Report
             )
         ],
     }
+    if len(data["levels"]) > 1:
+        picture = plot_summary(data["levels"], methods, data["suite"], files / "summary.png")
+        data["summary_picture"] = str(picture.relative_to(files.parent))
     md_path = html_path.with_suffix(".md")
     json_path = html_path.with_suffix(".json")
     json_path.write_text(json.dumps(data, indent=2, default=float))
@@ -327,6 +336,30 @@ def _table_rows(level: dict[str, Any]) -> list[list[str]]:
             + ([_pct(r.get("published"))] if _has_published(level) else [])
         )
     return rows
+
+
+def summary_rows(data: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Every method's IQM [95% CI] at every level (the published figure in parentheses where
+    the suite records one), as a header and rows."""
+    levels = data["levels"]
+    methods = list(dict.fromkeys(r["method"] for lv in levels for r in lv["rows"]))
+    rows = []
+    for method in methods:
+        row = [method]
+        for lv in levels:
+            r = next((r for r in lv["rows"] if r["method"] == method), None)
+            text = "-" if r is None or not r["runs"] else _estimate(r["iqm"])
+            if r is not None and r.get("published") is not None:
+                text += f" ({_pct(r['published'])})"
+            row.append(text)
+        rows.append(row)
+    return ["method", *(lv["regime"] for lv in levels)], rows
+
+
+SUMMARY_CAPTION = (
+    "Every level at a glance: IQM [95% CI] of the final score per method (the published figure "
+    "in parentheses where the suite records one); the sections below have each level's details"
+)
 
 
 def _margin_header(level: dict[str, Any]) -> list[str]:
@@ -464,6 +497,11 @@ def render_markdown(data: dict[str, Any]) -> str:
         f"- **statistics**: {data['statistics']}",
         "",
     ]
+    if len(data["levels"]) > 1:
+        md += ["## Summary", "", SUMMARY_CAPTION + ":", ""]
+        md += _markdown_table(*summary_rows(data))
+        if data.get("summary_picture"):
+            md += [f"![summary]({data['summary_picture']})", ""]
     for level in data["levels"]:
         md += [f"## {level['regime']}", ""]
         md += [f"- {line}" for line in _conditions(data, level)] + [""]
@@ -508,6 +546,14 @@ def render_html(data: dict[str, Any]) -> str:
         f"<li><b>statistics</b>: {e(data['statistics'])}</li>",
         "</ul>",
     ]
+    if len(data["levels"]) > 1:
+        parts += ["<h2>Summary</h2>", f"<p>{e(SUMMARY_CAPTION)}:</p>"]
+        parts.append(_html_table(*summary_rows(data)))
+        if data.get("summary_picture"):
+            parts.append(
+                f"<figure><img src='{e(data['summary_picture'])}' alt='summary'>"
+                "<figcaption>summary</figcaption></figure>"
+            )
     for level in data["levels"]:
         parts.append(f"<h2>{e(level['regime'])}</h2><ul class='conditions'>")
         parts += [f"<li>{e(line)}</li>" for line in _conditions(data, level)]
