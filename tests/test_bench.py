@@ -556,6 +556,11 @@ def test_demonstrations_can_come_from_another_reset_noise_than_training(tmp_path
             "published: {source: x, scores: {default: {nope: 1}}}\n",
             "unknown method 'nope'",
         ),
+        (
+            "tasks: [pointmaze-umaze, pointmaze-medium]\nmethods: [bc]\nreport_per_task: true\n"
+            "published: {source: x, scores: {default: {bc: 50}}}\n",
+            "published figures are per regime",
+        ),
         ("tasks: [pointmaze-umaze]\n", "misses 'methods'"),
         ("[1, 2]\n", "a suite is a mapping"),
     ],

@@ -236,6 +236,12 @@ class Suite:
             )
         if self.published is not None:
             self.published.validate(where, names)
+            if self.report_per_task and len(self.tasks) > 1:
+                raise DiffilError(
+                    f"{where}: published figures are per regime, and this report has a table per "
+                    "task",
+                    "give each task its own suite, or drop report_per_task",
+                )
         for label, value in (("online", self.budget.online), ("offline", self.budget.offline)):
             if value is not None and value < 1:
                 raise DiffilError(f"{where}: budget.{label} must be >= 1", SUITE_FIX)
