@@ -598,6 +598,7 @@ def test_augmented_regime_trains_on_real_then_synthetic_demos(tmp_path):
     path.write_text(
         "name: aug\ntasks: [pointmaze-umaze]\nmethods: [bc]\nseeds: [0]\n"
         "budget: {offline: 20}\n"
+        "overrides: {eval: {episodes: 3, final_episodes: 3}}\n"  # data flow, not success
         "regimes:\n  - {name: real, demos: 3}\n"
         "  - {name: aug, demos: 3, augment: 2, augment_steps: 5}\n"
     )
