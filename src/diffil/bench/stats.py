@@ -98,17 +98,24 @@ class Estimate:
         return {"value": self.value, "low": self.low, "high": self.high}
 
 
+def point_estimate(scores: np.ndarray, statistic: str = "iqm") -> float:
+    """``statistic`` (``iqm`` or ``mean``) of every finite run of ``scores`` (runs x tasks), the
+    same function the bootstrap resamples; NaN without finite runs."""
+    strata = _strata(scores)
+    if not strata:
+        return float("nan")
+    return float(STATISTICS[statistic](np.concatenate(strata)[None, :])[0])
+
+
 def interval_estimate(
     scores: np.ndarray, statistic: str = "iqm", reps: int = 10_000, seed: int = 0
 ) -> Estimate:
     """``statistic`` (``iqm`` or ``mean``) of ``scores`` (runs x tasks) with its 95% CI."""
-    func = STATISTICS[statistic]
-    strata = _strata(scores)
-    if not strata:
+    value = point_estimate(scores, statistic)
+    if not np.isfinite(value):
         nan = float("nan")
         return Estimate(nan, nan, nan)
-    value = float(func(np.concatenate(strata)[None, :])[0])
-    samples = stratified_bootstrap(scores, func, reps=reps, seed=seed)
+    samples = stratified_bootstrap(scores, STATISTICS[statistic], reps=reps, seed=seed)
     low, high = np.percentile(samples, [2.5, 97.5])
     return Estimate(value, float(low), float(high))
 
@@ -147,8 +154,7 @@ def difference_estimate(
     """``statistic(a) - statistic(b)`` of two methods' scores (runs x tasks each) with its 95% CI:
     each method's runs are resampled independently (stratified by task), ``a`` with ``seed``
     and ``b`` with ``seed + 1``."""
-    point = {"iqm": iqm, "mean": mean}[statistic]
-    value = point(a) - point(b)
+    value = point_estimate(a, statistic) - point_estimate(b, statistic)
     if not np.isfinite(value):  # a method without finished runs
         nan = float("nan")
         return Estimate(nan, nan, nan)
