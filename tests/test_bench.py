@@ -8,6 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 import yaml
@@ -15,7 +16,7 @@ import yaml
 import diffil
 from diffil.algorithms.config import resolve_config
 from diffil.bench import load_suite, run_suite, shipped_suites
-from diffil.bench.cell import FAILED, RESUMED, REUSED, TRAINED
+from diffil.bench.cell import COPIED, FAILED, RESUMED, REUSED, TRAINED
 from diffil.bench.demos import demo_sources, ensure_demonstrations
 from diffil.bench.pack import pack_bench
 from diffil.bench.report import build_report
@@ -209,6 +210,52 @@ def test_a_packed_folder_reports_the_same_and_a_run_into_it_reuses_its_cells(smo
         pack_bench(out, tmp_path / "a-file")
     with pytest.raises(DiffilError, match="not a bench folder"):
         pack_bench(tmp_path / "nowhere", tmp_path / "packed-2")
+
+
+def test_cells_of_another_folder_with_the_same_config_and_demos_are_copied_in(
+    smoke_bench, tmp_path
+):
+    """`--reuse`: a finished cell another folder trained with this cell's config and
+    identical demonstrations is copied instead of trained, and the report says so; a cell whose
+    config or demonstrations differ is not."""
+    from dataclasses import replace
+
+    from diffil.bench.reuse import why_not_reusable
+
+    out, first, _, _ = smoke_bench
+    finished = sorted(n for n, o in first.outcomes.items() if o.state != FAILED)
+    fresh = tmp_path / "fresh"
+    assert main(["bench", "run", "smoke", "--out", str(fresh), "--reuse", str(out)]) == 0
+    states = {n: s["state"] for n, s in json.loads((fresh / STATUS).read_text()).items()}
+    assert {n for n, state in states.items() if state == COPIED} == set(finished)
+    assert states[BROKEN] == TRAINED  # the source has no finished run of it
+    for name in finished:
+        assert (fresh / "runs" / name / "eval.json").read_bytes() == (
+            out / "runs" / name / "eval.json"
+        ).read_bytes()
+    copied = json.loads((fresh / MANIFEST).read_text())["copied"]
+    assert sorted(copied) == finished
+    assert copied[finished[0]]["folder"] == str(out.resolve())
+    report = build_report(fresh, tmp_path / "report.html").markdown.read_text()
+    assert f"**copied in**: {len(finished)} cells trained in `{out.resolve()}`" in report
+    # a pack keeps the record of what was copied
+    pack_bench(fresh, tmp_path / "packed")
+    assert json.loads((tmp_path / "packed" / MANIFEST).read_text())["copied"] == copied
+
+    suite = load_suite("smoke")
+    job = job_for(_cell(suite, "pointmaze-umaze/cov100/gail-s0"), suite, fresh)
+    source = out / "runs" / job.name
+    assert why_not_reusable(job, source, out) is None
+    assert why_not_reusable(replace(job, steps=2048), source, out) == "its config differs (steps)"
+    other = tmp_path / "other.hdf5"
+    shutil.copyfile(job.demos, other)
+    with h5py.File(other, "r+") as f:  # one action of one episode changed
+        episode = sorted(k for k in f if k.startswith("episode_"))[0]
+        f[episode]["actions"][0, 0] += 0.01
+    assert why_not_reusable(replace(job, demos=str(other)), source, out) == (
+        "its demonstrations differ"
+    )
+    assert why_not_reusable(job, out / "runs" / BROKEN, out) == "not finished there"
 
 
 def test_report_header_lists_every_run_into_the_folder():

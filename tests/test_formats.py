@@ -35,6 +35,14 @@ def test_round_trip(tmp_path, umaze_demos, name):
     assert sorted(os.listdir(tmp_path)) == [name]
 
 
+@pytest.mark.parametrize("name", ["demos.hdf5", "demos_minari"])
+def test_minari_dataset_id_is_the_final_name_not_the_temporary_one(tmp_path, umaze_demos, name):
+    from diffil.data.minari_format import read_metadata
+
+    path = save_dataset(umaze_demos, tmp_path / name)
+    assert read_metadata(path)["dataset_id"] == ("demos" if name.endswith(".hdf5") else name)
+
+
 @pytest.mark.parametrize("name", PATHS)
 def test_round_trip_without_rewards(tmp_path, umaze_copy, name):
     for traj in umaze_copy:

@@ -932,6 +932,13 @@ def bench_list() -> None:
     metavar="[ADDRESS]",
     help="Run the cells as Ray tasks: on this machine, or on the cluster at ADDRESS.",
 )
+@click.option(
+    "--reuse",
+    type=click.Path(path_type=Path, exists=True, file_okay=False),
+    multiple=True,
+    help="A bench folder (or pack) whose finished cells with the same config and "
+    "demonstrations are copied in instead of trained; repeatable.",
+)
 def bench_run(
     suite: str,
     methods: str | None,
@@ -942,6 +949,7 @@ def bench_run(
     out: Path | None,
     workers: int,
     ray_address: str | None,
+    reuse: tuple[Path, ...],
 ) -> None:
     """Train every cell of SUITE (a shipped name or a YAML file) into --out; finished cells
     are reused, interrupted ones resume, failed ones are recorded and the rest go on."""
@@ -969,13 +977,14 @@ def bench_run(
         workers=workers,
         use_ray=ray_address is not None,
         ray_address=ray_address or None,
+        reuse=list(reuse),
         say=lambda line: console.print(line, highlight=False, soft_wrap=True),
     )
     failed = summary.failed
     console.print(
         f"{len(summary.outcomes) - len(failed)} cells finished ({summary.count('reused')} "
-        f"reused), {len(failed)} failed, in {summary.seconds:.0f} s; report: diffil bench "
-        f"report {target}",
+        f"reused, {summary.count('copied')} copied), {len(failed)} failed, in "
+        f"{summary.seconds:.0f} s; report: diffil bench report {target}",
         highlight=False,
         soft_wrap=True,
     )

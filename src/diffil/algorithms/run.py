@@ -106,8 +106,7 @@ def train(
         "obs_only": obs_only,
         "reward_source": None if reward is None else str(reward),
     }
-    cli = {k: v for k, v in given.items() if v is not None}
-    config = resolve_config(method, task, deep_merge(overrides or {}, cli))
+    config = new_run_config(method, task, overrides=overrides, **given)
     if n_envs is not None and config.rl == "sac":
         config.sac.n_envs = n_envs
     if demos is None and config.demos is None and uses_demos and not is_multitask(task):
@@ -125,6 +124,15 @@ def train(
                 path.mkdir()
             raise
         return trainer.learn()
+
+
+def new_run_config(
+    method: str, task: str, *, overrides: dict[str, Any] | None = None, **given: Any
+) -> TrainConfig:
+    """The config :func:`train` starts a new run with: the presets, then ``overrides``, then
+    the settings given as arguments (``steps``, ``seed``, ``demos``...; None means not given)."""
+    cli = {k: v for k, v in given.items() if v is not None}
+    return resolve_config(method, task, deep_merge(overrides or {}, cli))
 
 
 def _task_of_reward_source(method: str, source: str | PathLike, task: str | None) -> str:

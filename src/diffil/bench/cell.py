@@ -18,8 +18,10 @@ from diffil.errors import DiffilError, describe
 # one torch/BLAS thread per cell, so cells run side by side without oversubscribing the cores
 SINGLE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 
-# what an outcome's state can be
-TRAINED, RESUMED, REUSED, FAILED = "trained", "resumed", "reused", "failed"
+RUNS_DIR = "runs"  # a bench folder's cells: OUT/runs/<task>/<regime>/<method>-s<seed>
+
+# what an outcome's state can be (copied: from another bench folder, by --reuse)
+TRAINED, RESUMED, REUSED, COPIED, FAILED = "trained", "resumed", "reused", "copied", "failed"
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,8 @@ class CellJob:
 
 @dataclass(frozen=True)
 class CellOutcome:
-    """How a cell ended: trained, resumed, reused (it had finished before) or failed."""
+    """How a cell ended: trained, resumed, reused (it had finished before), copied (from
+    another bench folder) or failed."""
 
     name: str
     state: str

@@ -76,6 +76,7 @@ def pack_bench(folder: str | Path, out: str | Path) -> dict[str, Any]:
     status = read_json(folder / STATUS)
     packed_cells = dict(earlier.get("cells") or {})
     packed_status = read_json(out / STATUS) if earlier else {}
+    packed_now = set()
     for name, info in (manifest.get("cells") or {}).items():
         source = folder / RUNS_DIR / name
         if not is_finished(source):
@@ -89,8 +90,16 @@ def pack_bench(folder: str | Path, out: str | Path) -> dict[str, Any]:
         else:  # no rows of an earlier pack's run of this cell may stay behind
             (target / METRICS).unlink(missing_ok=True)
         packed_cells[name] = info
+        packed_now.add(name)
         if name in status:
             packed_status[name] = status[name]
+    # cells copied in from other folders (--reuse): this folder's record wins for its cells
+    copied = {
+        name: record
+        for name, record in (earlier.get("copied") or {}).items()
+        if name in packed_cells and name not in packed_now
+    }
+    copied.update({n: r for n, r in (manifest.get("copied") or {}).items() if n in packed_now})
     # the runs behind every packed cell: an earlier pack's, then this folder's, oldest first
     history = [*run_history(earlier), *run_history(manifest)]
     unique = {json.dumps(run, sort_keys=True, default=str): run for run in history}
@@ -105,6 +114,7 @@ def pack_bench(folder: str | Path, out: str | Path) -> dict[str, Any]:
             **(earlier.get("demonstrations") or {}),
             **(manifest.get("demonstrations") or {}),
         },
+        "copied": copied,
         "packed": {
             "from": str(folder),
             "when": utc_now(),

@@ -221,12 +221,12 @@ def _groups(
 
 
 def _last_cell_finished(bench_dir: Path) -> str | None:
-    """When the last cell that trained (not one reused) finished, from status.json."""
-    from diffil.bench.cell import REUSED
+    """When the last cell that trained (not one reused or copied in) finished, from status.json."""
+    from diffil.bench.cell import COPIED, REUSED
     from diffil.bench.runner import STATUS, read_json
 
     status = read_json(bench_dir / STATUS)
-    times = [v.get("when") for v in status.values() if v.get("state") != REUSED]
+    times = [v.get("when") for v in status.values() if v.get("state") not in (REUSED, COPIED)]
     return max((t for t in times if t), default=None)  # "YYYY-MM-DD HH:MM UTC" sorts as text
 
 
@@ -269,6 +269,7 @@ def build_report(bench_dir: str | Path, out: str | Path | None = None) -> Report
         "command": manifest.get("command"),
         "runs": history,
         "packed": manifest.get("packed"),
+        "copied": manifest.get("copied") or {},
         "machine": "; ".join(machines) or manifest.get("machine"),
         "executor": manifest.get("executor"),
         "versions": manifest.get("versions", {}),
@@ -460,6 +461,15 @@ def _provenance_lines(data: dict[str, Any], as_html: bool) -> list[str]:
         ]
     elif data.get("command"):
         lines.append(f"{bold('command')}: {code(data['command'])}")
+    by_folder: dict[str, list[str]] = {}
+    for name, record in sorted((data.get("copied") or {}).items()):
+        by_folder.setdefault(str(record.get("folder")), []).append(name)
+    for folder, names in by_folder.items():
+        lines.append(
+            f"{bold('copied in')}: {len(names)} cells trained in {code(folder)} by its own runs "
+            f"(same config, identical demonstrations; {code('--reuse')}), not by the commands "
+            "above: " + ", ".join(code(n) for n in names)
+        )
     packed = data.get("packed")
     if packed:
         lines.append(

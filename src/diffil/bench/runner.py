@@ -6,7 +6,9 @@
     OUT/runs/<task>/<regime>/<method>-s<seed>/   the cells' run directories
 
 A second run of the same suite into the same OUT reuses finished cells (eval.json exists),
-resumes interrupted ones from their checkpoint and retries failed ones.
+resumes interrupted ones from their checkpoint and retries failed ones. Cells that other bench
+folders trained with the same config and demonstrations can be copied in instead
+(:mod:`diffil.bench.reuse`); bench.json records each copy under ``copied``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from diffil.bench.cell import FAILED, REUSED, CellJob, CellOutcome, is_finished
+from diffil.bench.cell import (
+    COPIED,
+    FAILED,
+    REUSED,
+    RUNS_DIR,
+    CellJob,
+    CellOutcome,
+    is_finished,
+)
 from diffil.bench.demos import (
     demo_sources,
     demos_path,
@@ -28,6 +38,7 @@ from diffil.bench.demos import (
     ensure_demonstrations,
 )
 from diffil.bench.executors import Executor, LocalPool, RayTasks
+from diffil.bench.reuse import copy_reusable_cells
 from diffil.bench.suite import Cell, Suite
 from diffil.errors import DiffilError
 from diffil.utils.config import deep_merge
@@ -36,7 +47,6 @@ from diffil.utils.provenance import RESULT_PACKAGES, machine, utc_now, versions
 
 MANIFEST = "bench.json"
 STATUS = "status.json"
-RUNS_DIR = "runs"
 
 
 @dataclass
@@ -138,6 +148,7 @@ def _record_manifest(out: Path, suite: Suite, cells: list[Cell], how: str) -> di
         "history": [*run_history(old), this_run],  # every run into this folder, oldest first
         "cells": known,
         "demonstrations": old.get("demonstrations", {}),  # synthetic sets (ensure_augmented)
+        "copied": old.get("copied", {}),  # cells copied from other folders (--reuse)
     }
     write_json(out / MANIFEST, manifest)
     return manifest
@@ -181,7 +192,7 @@ class Progress:
             self.say(f"failed {outcome.name}: {outcome.error}")
         else:
             self.done += 1
-            if outcome.state != REUSED:
+            if outcome.state not in (REUSED, COPIED):
                 self.trained_seconds.append(outcome.seconds)
         self.say(self.line())
 
@@ -192,12 +203,14 @@ def run_suite(
     workers: int = 2,
     ray_address: str | None = None,
     use_ray: bool = False,
+    reuse: list[str | Path] | None = None,
     say: Callable[[str], None] = print,
 ) -> BenchSummary:
     """Train every cell of ``suite`` into ``out`` (see the module docstring for the layout).
 
     ``workers`` local processes run cells side by side; with ``use_ray`` the cells are Ray
     tasks instead, on this machine (``ray_address`` None) or on the cluster at ``ray_address``.
+    ``reuse`` names bench folders whose matching finished cells are copied in instead of trained.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -224,6 +237,17 @@ def run_suite(
         manifest = read_json(out / MANIFEST)
         manifest["demonstrations"] = {**manifest.get("demonstrations", {}), **augmented}
         write_json(out / MANIFEST, manifest)
+    if reuse:
+        copied = copy_reusable_cells(todo, [Path(p) for p in reuse], say)
+        if copied:
+            manifest = read_json(out / MANIFEST)
+            manifest["copied"] = {**manifest.get("copied", {}), **copied}
+            write_json(out / MANIFEST, manifest)
+            for name in copied:
+                summary.outcomes[name] = CellOutcome(name, COPIED)
+                status[name] = {"state": COPIED, "seconds": 0.0, "error": None, "when": utc_now()}
+            write_json(out / STATUS, status)
+            todo = [job for job in todo if job.name not in copied]
     executor: Executor = RayTasks(ray_address) if use_ray else LocalPool(workers)
     progress = Progress(len(jobs), executor.slots, say)
     progress.done = len(jobs) - len(todo)

@@ -61,9 +61,12 @@ def save_dataset(
     if fmt == "npz":
         write_atomically(path, lambda tmp: npz_format.write_npz(dataset, tmp))
     elif fmt == "hdf5":
-        write_atomically(path, lambda tmp: minari_format.write_hdf5_file(dataset, tmp, spec))
+        # the dataset id is the final file's name, not the temporary file's
+        write_atomically(
+            path, lambda tmp: minari_format.write_hdf5_file(dataset, tmp, spec, path.stem)
+        )
     else:
-        _atomic_dir(path, lambda tmp: minari_format.write_minari_dir(dataset, tmp, spec))
+        _atomic_dir(path, lambda tmp: minari_format.write_minari_dir(dataset, tmp, spec, path.name))
     return path
 
 

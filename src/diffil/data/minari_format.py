@@ -125,20 +125,26 @@ def write_episodes(dataset: TrajectoryDataset, h5: h5py.File, task: TaskSpec | N
             infos.create_dataset(key, data=np.concatenate([np.zeros_like(value[:1]), value]))
 
 
-def write_minari_dir(dataset: TrajectoryDataset, root: Path, task: TaskSpec | None) -> None:
-    """Write a Minari dataset folder (``root/data/...``); ``root`` must not exist yet."""
+def write_minari_dir(
+    dataset: TrajectoryDataset, root: Path, task: TaskSpec | None, dataset_id: str | None = None
+) -> None:
+    """Write a Minari dataset folder (``root/data/...``); ``root`` must not exist yet.
+    ``dataset_id`` defaults to the folder's name."""
     data_dir = root / "data"
     data_dir.mkdir(parents=True)
-    meta = minari_metadata(dataset, task, dataset_id=root.name)
+    meta = minari_metadata(dataset, task, dataset_id=dataset_id or root.name)
     with h5py.File(data_dir / MAIN_FILE, "w", track_order=True) as h5:
         write_episodes(dataset, h5, task)
     meta["dataset_size"] = round((data_dir / MAIN_FILE).stat().st_size / 1e6, 4)
     (data_dir / METADATA_FILE).write_text(json.dumps(meta))
 
 
-def write_hdf5_file(dataset: TrajectoryDataset, path: Path, task: TaskSpec | None) -> None:
-    """Write one self-contained ``.hdf5`` file: Minari's episode groups plus metadata attribute."""
-    meta = minari_metadata(dataset, task, dataset_id=path.stem)
+def write_hdf5_file(
+    dataset: TrajectoryDataset, path: Path, task: TaskSpec | None, dataset_id: str | None = None
+) -> None:
+    """Write one self-contained ``.hdf5`` file: Minari's episode groups plus metadata attribute;
+    ``dataset_id`` defaults to the file's stem."""
+    meta = minari_metadata(dataset, task, dataset_id=dataset_id or path.stem)
     with h5py.File(path, "w", track_order=True) as h5:
         h5.attrs[_METADATA_ATTR] = json.dumps(meta)
         write_episodes(dataset, h5, task)

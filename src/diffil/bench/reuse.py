@@ -1,0 +1,171 @@
+"""Copying finished cells in from other bench folders instead of training them again.
+
+Two suites often share cells: a variant suite that changes one setting for every method keeps the
+method whose preset already has that setting unchanged. ``diffil bench run SUITE --reuse OTHER``
+copies such a cell from ``OTHER`` (a bench folder or a pack of one) when
+
+* ``OTHER/runs/<task>/<regime>/<method>-s<seed>`` has finished,
+* its config, read as today's code reads it, equals the config this suite would train the cell
+  with (the demonstrations' path aside), and
+* its demonstrations hold the same content as this folder's (every array and attribute; found at
+  the path its config names, or in ``OTHER/data`` under the same file name).
+
+Each copy is recorded in ``bench.json`` under ``copied`` (source, time, the demonstrations'
+content digest), so the report can say which cells the commands in its header did not train.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from diffil.bench.cell import RUNS_DIR, CellJob, is_finished
+from diffil.bench.demos import DATA_DIR
+from diffil.errors import DiffilError
+from diffil.utils.provenance import utc_now
+
+# metadata two collections of the same demonstrations differ in: the provenance's creation time,
+# and the dataset id, which files written before 2026-12-03 took from their temporary file's name
+VOLATILE = ("created", "dataset_id")
+
+
+def _without_volatile(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_volatile(v) for k, v in value.items() if k not in VOLATILE}
+    return value
+
+
+def demos_digest(path: Path) -> str:
+    """SHA-256 of a demonstrations file's content: every array and attribute of an HDF5 file
+    (less the creation time and dataset id, so one collection made twice digests the same); the
+    bytes of any other file."""
+    import h5py
+    import numpy as np
+
+    digest = hashlib.sha256()
+    if not h5py.is_hdf5(path):
+        digest.update(path.read_bytes())
+        return digest.hexdigest()
+
+    def attributes(obj: Any) -> None:
+        for key in sorted(obj.attrs):
+            value = obj.attrs[key]
+            if isinstance(value, bytes):
+                value = value.decode()
+            if isinstance(value, str):
+                with contextlib.suppress(ValueError):
+                    value = json.dumps(_without_volatile(json.loads(value)), sort_keys=True)
+            digest.update(f"@{key}={np.asarray(value).tolist()!r}".encode())
+
+    with h5py.File(path, "r") as f:
+        attributes(f)
+        names: list[str] = []
+        f.visit(names.append)
+        for name in sorted(names):
+            obj = f[name]
+            digest.update(f"/{name}".encode())
+            attributes(obj)
+            if isinstance(obj, h5py.Dataset):
+                data = np.asarray(obj[()])
+                digest.update(f"{data.dtype.str}{data.shape}".encode())
+                digest.update(data.tobytes() if data.dtype.kind != "O" else repr(data).encode())
+    return digest.hexdigest()
+
+
+def _config_data(config: Any) -> dict[str, Any]:
+    """A TrainConfig as plain data, without the demonstrations' path (compared by content)."""
+    data = yaml.safe_load(config.to_yaml())
+    data.pop("demos", None)
+    return data
+
+
+def _source_demos(candidate: Path, source: Path, named: str | None) -> Path | None:
+    if not named:
+        return None
+    for path in (Path(named), source / DATA_DIR / Path(named).name):
+        if path.is_file():
+            return path
+    return None
+
+
+def why_not_reusable(job: CellJob, candidate: Path, source: Path) -> str | None:
+    """None when ``candidate`` (a cell of the bench folder ``source``) is what training ``job``
+    would make; otherwise why not, in a few words."""
+    from diffil.algorithms.config import read_run_config
+    from diffil.algorithms.run import new_run_config
+
+    if not is_finished(candidate):
+        return "not finished there"
+    try:
+        theirs = read_run_config(candidate)
+    except DiffilError as err:
+        return f"its config cannot be read ({err.what})"
+    ours = new_run_config(
+        job.method,
+        job.task,
+        demos=job.demos,
+        steps=job.steps,
+        seed=job.seed,
+        overrides=job.overrides,
+    )
+    mine, other = _config_data(ours), _config_data(theirs)
+    if mine != other:
+        keys = sorted(k for k in mine.keys() | other.keys() if mine.get(k) != other.get(k))
+        return f"its config differs ({', '.join(keys)})"
+    if job.demos is None:
+        return None if theirs.demos is None else "it trained on demonstrations, this cell has none"
+    found = _source_demos(candidate, source, theirs.demos)
+    if found is None:
+        return f"its demonstrations ({theirs.demos}) are not there to compare"
+    if demos_digest(found) != demos_digest(Path(job.demos)):
+        return "its demonstrations differ"
+    return None
+
+
+def copy_reusable_cells(
+    jobs: list[CellJob], sources: list[Path], say: Callable[[str], None]
+) -> dict[str, dict[str, Any]]:
+    """Copy each unfinished cell of ``jobs`` that a folder of ``sources`` holds (first match
+    wins) into its place; returns the records to keep in bench.json, by cell name."""
+    copied: dict[str, dict[str, Any]] = {}
+    for source in sources:
+        if not source.is_dir():
+            raise DiffilError(
+                "is not a folder", "pass a bench folder (or a pack) to --reuse", source
+            )
+    for job in jobs:
+        if is_finished(job.path):
+            continue
+        reasons = []
+        for source in sources:
+            candidate = source / RUNS_DIR / job.name
+            if not candidate.exists():
+                continue
+            why = why_not_reusable(job, candidate, source)
+            if why is not None:
+                reasons.append(f"{candidate}: {why}")
+                continue
+            target = Path(job.path)
+            if target.exists():  # an interrupted run of this cell: the finished copy replaces it
+                shutil.rmtree(target)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copytree(candidate, target)
+            copied[job.name] = {
+                "folder": str(source.resolve()),
+                "from": str(candidate.resolve()),
+                "when": utc_now(),
+                "demos_digest": None if job.demos is None else demos_digest(Path(job.demos)),
+            }
+            say(f"copied {job.name} from {candidate}")
+            break
+        else:
+            for reason in reasons:
+                say(f"not copied {job.name}: {reason}")
+    return copied
