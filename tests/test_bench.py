@@ -238,9 +238,11 @@ def test_cells_of_another_folder_with_the_same_config_and_demos_are_copied_in(
     assert copied[finished[0]]["folder"] == str(out.resolve())
     report = build_report(fresh, tmp_path / "report.html").markdown.read_text()
     assert f"**copied in**: {len(finished)} cells trained in `{out.resolve()}`" in report
-    # a pack keeps the record of what was copied
+    # a pack keeps the record of what was copied, and the demonstrations' digests
     pack_bench(fresh, tmp_path / "packed")
-    assert json.loads((tmp_path / "packed" / MANIFEST).read_text())["copied"] == copied
+    packed = json.loads((tmp_path / "packed" / MANIFEST).read_text())
+    assert packed["copied"] == copied
+    assert packed["data"] == json.loads((fresh / MANIFEST).read_text())["data"] != {}
 
     suite = load_suite("smoke")
     job = job_for(_cell(suite, "pointmaze-umaze/cov100/gail-s0"), suite, fresh)
@@ -256,6 +258,31 @@ def test_cells_of_another_folder_with_the_same_config_and_demos_are_copied_in(
         "its demonstrations differ"
     )
     assert why_not_reusable(job, out / "runs" / BROKEN, out) == "not finished there"
+
+
+def test_demonstrations_made_again_must_match_the_recorded_digest(smoke_bench, tmp_path):
+    """bench.json records each collected dataset's episodes and content digest; collecting it
+    again (a copy of a pack has no data) gives the same content, and a changed file is a
+    one-line error instead of cells silently trained on other demonstrations."""
+    from diffil.bench.demos import check_recorded
+
+    out, *_ = smoke_bench
+    suite = load_suite("smoke")
+    sources = demo_sources(suite, suite.cells())
+    recorded = json.loads((out / MANIFEST).read_text())["data"]
+    assert sorted(recorded) == [
+        "pointmaze-umaze-cov0.5-noise1.hdf5",
+        "pointmaze-umaze-cov1-noise1.hdf5",
+    ]
+    assert {r["episodes"] for r in recorded.values()} == {10}
+    copy = tmp_path / "copy"
+    ensure_demonstrations(copy, sources, say=lambda _: None)  # collected again, a new file
+    assert check_recorded(copy, sources, recorded) == recorded
+    changed = copy / "data" / "pointmaze-umaze-cov1-noise1.hdf5"
+    with h5py.File(changed, "r+") as f:
+        f["episode_0"]["actions"][0, 0] += 0.01
+    with pytest.raises(DiffilError, match="holds other demonstrations than the ones"):
+        check_recorded(copy, sources, recorded)
 
 
 def test_report_header_lists_every_run_into_the_folder():

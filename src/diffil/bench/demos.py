@@ -15,6 +15,9 @@ rejected is recorded in ``bench.json`` under ``demonstrations`` for the report.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,6 +127,84 @@ class Augmentation:
         steps = "" if self.steps is None else f"-steps{self.steps}"
         starts = "" if self.starts == "demos" else f"-{self.starts}"
         return f"{self.real.stem}-first{self.episodes}-aug{self.factor}{steps}{starts}.hdf5"
+
+
+# metadata two collections of the same demonstrations differ in: the provenance's creation time,
+# and the dataset id, which files written before 2026-12-03 took from their temporary file's name
+VOLATILE = ("created", "dataset_id")
+
+
+def _without_volatile(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_volatile(v) for k, v in value.items() if k not in VOLATILE}
+    return value
+
+
+def demos_digest(path: Path) -> str:
+    """SHA-256 of a demonstrations file's content: every array and attribute of an HDF5 file
+    (less the creation time and dataset id, so one collection made twice digests the same); the
+    bytes of any other file."""
+    import h5py
+    import numpy as np
+
+    digest = hashlib.sha256()
+    if not h5py.is_hdf5(path):
+        digest.update(path.read_bytes())
+        return digest.hexdigest()
+
+    def attributes(obj: Any) -> None:
+        for key in sorted(obj.attrs):
+            value = obj.attrs[key]
+            if isinstance(value, bytes):
+                value = value.decode()
+            if isinstance(value, str):
+                with contextlib.suppress(ValueError):
+                    value = json.dumps(_without_volatile(json.loads(value)), sort_keys=True)
+            digest.update(f"@{key}={np.asarray(value).tolist()!r}".encode())
+
+    with h5py.File(path, "r") as f:
+        attributes(f)
+        names: list[str] = []
+        f.visit(names.append)
+        for name in sorted(names):
+            obj = f[name]
+            digest.update(f"/{name}".encode())
+            attributes(obj)
+            if isinstance(obj, h5py.Dataset):
+                data = np.asarray(obj[()])
+                digest.update(f"{data.dtype.str}{data.shape}".encode())
+                digest.update(data.tobytes() if data.dtype.kind != "O" else repr(data).encode())
+    return digest.hexdigest()
+
+
+def check_recorded(
+    out: Path, sources: dict[DemoSource, int], recorded: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """Compare each collected dataset with the record of an earlier run into ``out`` (episodes
+    and content digest, kept in bench.json under ``data``) and return the updated record.
+
+    A dataset made again (e.g. in a copy of a pack, which holds no demonstrations) must have the
+    content the folder's earlier cells trained on; one-line error otherwise. A dataset collected
+    again with more episodes replaces its record."""
+    from diffil.data.io import load_dataset
+    from diffil.errors import DiffilError
+
+    updated = dict(recorded)
+    for source in sources:
+        path = out / DATA_DIR / source.file_name
+        record = {"episodes": len(load_dataset(path)), "digest": demos_digest(path)}
+        before = recorded.get(source.file_name)
+        same_size = before and before.get("episodes") == record["episodes"]
+        if same_size and before.get("digest") != record["digest"]:
+            raise DiffilError(
+                "holds other demonstrations than the ones this folder's cells trained on "
+                "(their digest is in bench.json under data); the expert or its settings "
+                "changed since",
+                "train into a new --out, or delete this folder's cells of that regime",
+                path,
+            )
+        updated[source.file_name] = record
+    return updated
 
 
 def demos_path(out: Path, cell: Cell) -> Path | None:

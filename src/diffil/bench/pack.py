@@ -115,6 +115,7 @@ def pack_bench(folder: str | Path, out: str | Path) -> dict[str, Any]:
             **(manifest.get("demonstrations") or {}),
         },
         "copied": copied,
+        "data": {**(earlier.get("data") or {}), **(manifest.get("data") or {})},
         "packed": {
             "from": str(folder),
             "when": utc_now(),

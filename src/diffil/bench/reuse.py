@@ -16,9 +16,6 @@ content digest), so the report can say which cells the commands in its header di
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -27,56 +24,9 @@ from typing import Any
 import yaml
 
 from diffil.bench.cell import RUNS_DIR, CellJob, is_finished
-from diffil.bench.demos import DATA_DIR
+from diffil.bench.demos import DATA_DIR, demos_digest
 from diffil.errors import DiffilError
 from diffil.utils.provenance import utc_now
-
-# metadata two collections of the same demonstrations differ in: the provenance's creation time,
-# and the dataset id, which files written before 2026-12-03 took from their temporary file's name
-VOLATILE = ("created", "dataset_id")
-
-
-def _without_volatile(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _without_volatile(v) for k, v in value.items() if k not in VOLATILE}
-    return value
-
-
-def demos_digest(path: Path) -> str:
-    """SHA-256 of a demonstrations file's content: every array and attribute of an HDF5 file
-    (less the creation time and dataset id, so one collection made twice digests the same); the
-    bytes of any other file."""
-    import h5py
-    import numpy as np
-
-    digest = hashlib.sha256()
-    if not h5py.is_hdf5(path):
-        digest.update(path.read_bytes())
-        return digest.hexdigest()
-
-    def attributes(obj: Any) -> None:
-        for key in sorted(obj.attrs):
-            value = obj.attrs[key]
-            if isinstance(value, bytes):
-                value = value.decode()
-            if isinstance(value, str):
-                with contextlib.suppress(ValueError):
-                    value = json.dumps(_without_volatile(json.loads(value)), sort_keys=True)
-            digest.update(f"@{key}={np.asarray(value).tolist()!r}".encode())
-
-    with h5py.File(path, "r") as f:
-        attributes(f)
-        names: list[str] = []
-        f.visit(names.append)
-        for name in sorted(names):
-            obj = f[name]
-            digest.update(f"/{name}".encode())
-            attributes(obj)
-            if isinstance(obj, h5py.Dataset):
-                data = np.asarray(obj[()])
-                digest.update(f"{data.dtype.str}{data.shape}".encode())
-                digest.update(data.tobytes() if data.dtype.kind != "O" else repr(data).encode())
-    return digest.hexdigest()
 
 
 def _config_data(config: Any) -> dict[str, Any]:

@@ -3,6 +3,7 @@
     OUT/bench.json      the suite, the command, machine and dates (what the report reads)
     OUT/status.json     each cell's last outcome: trained, resumed, reused or failed (its error)
     OUT/data/*.hdf5     the demonstrations, made once and shared by the cells that use them
+                        (bench.json keeps their digests: one made again must be the same)
     OUT/runs/<task>/<regime>/<method>-s<seed>/   the cells' run directories
 
 A second run of the same suite into the same OUT reuses finished cells (eval.json exists),
@@ -32,6 +33,7 @@ from diffil.bench.cell import (
     is_finished,
 )
 from diffil.bench.demos import (
+    check_recorded,
     demo_sources,
     demos_path,
     ensure_augmented,
@@ -149,6 +151,7 @@ def _record_manifest(out: Path, suite: Suite, cells: list[Cell], how: str) -> di
         "cells": known,
         "demonstrations": old.get("demonstrations", {}),  # synthetic sets (ensure_augmented)
         "copied": old.get("copied", {}),  # cells copied from other folders (--reuse)
+        "data": old.get("data", {}),  # the collected demonstrations' episodes and digests
     }
     write_json(out / MANIFEST, manifest)
     return manifest
@@ -231,7 +234,11 @@ def run_suite(
         f"suite {suite.name}: {len(jobs)} cells ({len(jobs) - len(todo)} finished before) "
         f"into {out}"
     )
-    ensure_demonstrations(out, demo_sources(suite, cells), say)
+    sources = demo_sources(suite, cells)
+    ensure_demonstrations(out, sources, say)
+    manifest = read_json(out / MANIFEST)
+    manifest["data"] = check_recorded(out, sources, manifest.get("data", {}))
+    write_json(out / MANIFEST, manifest)
     augmented = ensure_augmented(out, cells, say)
     if augmented:
         manifest = read_json(out / MANIFEST)
