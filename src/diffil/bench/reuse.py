@@ -36,7 +36,8 @@ def _config_data(config: Any) -> dict[str, Any]:
     return data
 
 
-def _source_demos(candidate: Path, source: Path, named: str | None) -> Path | None:
+def _source_demos(source: Path, named: str | None) -> Path | None:
+    """The demonstrations a cell of ``source`` names: at that path, else in ``source/data``."""
     if not named:
         return None
     for path in (Path(named), source / DATA_DIR / Path(named).name):
@@ -71,7 +72,7 @@ def why_not_reusable(job: CellJob, candidate: Path, source: Path) -> str | None:
         return f"its config differs ({', '.join(keys)})"
     if job.demos is None:
         return None if theirs.demos is None else "it trained on demonstrations, this cell has none"
-    found = _source_demos(candidate, source, theirs.demos)
+    found = _source_demos(source, theirs.demos)
     if found is None:
         return f"its demonstrations ({theirs.demos}) are not there to compare"
     if demos_digest(found) != demos_digest(Path(job.demos)):
@@ -104,6 +105,7 @@ def copy_reusable_cells(
                 continue
             target = Path(job.path)
             if target.exists():  # an interrupted run of this cell: the finished copy replaces it
+                say(f"replacing the unfinished run {target} with a finished copy")
                 shutil.rmtree(target)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copytree(candidate, target)
