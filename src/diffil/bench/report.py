@@ -258,6 +258,10 @@ def build_report(bench_dir: str | Path, out: str | Path | None = None) -> Report
         if any(c.method == m for c in cells)
     ]
     methods += sorted({c.method for c in cells} - set(methods))
+    focus = suite.get("focus") or shipped.get("focus")
+    if focus in methods:  # the method the margins are about leads every table
+        methods.remove(focus)
+        methods.insert(0, focus)
     names = [r["name"] for r in [*shipped.get("regimes", []), *suite.get("regimes", [])]]
     regimes = [r for r in dict.fromkeys(names) if any(c.regime == r for c in cells)]
     regimes += sorted({c.regime for c in cells} - set(regimes))
@@ -290,7 +294,7 @@ def build_report(bench_dir: str | Path, out: str | Path | None = None) -> Report
                 methods,
                 manifest.get("demonstrations"),
                 regime_name=regime,
-                focus=suite.get("focus") or shipped.get("focus"),
+                focus=focus,
                 published=suite.get("published") or shipped.get("published"),
             )
             for label, regime, group in _groups(
