@@ -283,6 +283,18 @@ def test_demonstrations_made_again_must_match_the_recorded_digest(smoke_bench, t
         f["episode_0"]["actions"][0, 0] += 0.01
     with pytest.raises(DiffilError, match="holds other demonstrations than the ones"):
         check_recorded(copy, sources, recorded)
+    # nor are two folders whose demonstrations differ packed together: the pack is left as it was
+    packed = tmp_path / "packed"
+    pack_bench(out, packed)
+    before = (packed / MANIFEST).read_text()
+    other = tmp_path / "other"
+    shutil.copytree(out, other)
+    manifest = json.loads((other / MANIFEST).read_text())
+    manifest["data"][changed.name]["digest"] = "0" * 64
+    (other / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(DiffilError, match="holds other demonstrations than the ones"):
+        pack_bench(other, packed)
+    assert (packed / MANIFEST).read_text() == before
 
 
 def test_report_header_lists_every_run_into_the_folder():

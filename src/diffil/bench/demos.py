@@ -177,34 +177,46 @@ def demos_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
+def merge_records(
+    recorded: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]], where: Path
+) -> dict[str, dict[str, Any]]:
+    """``recorded`` updated with ``new`` (dataset records by file name: episodes and content
+    digest, as bench.json keeps them under ``data``). A dataset with as many episodes as recorded
+    but another digest is not what the recorded cells trained on: one-line error. A record with
+    more episodes (collected again, larger) replaces the old one."""
+    from diffil.errors import DiffilError
+
+    merged = dict(recorded)
+    for name, record in new.items():
+        before = recorded.get(name)
+        same_size = before and before.get("episodes") == record.get("episodes")
+        if same_size and before.get("digest") != record.get("digest"):
+            raise DiffilError(
+                f"{name} holds other demonstrations than the ones the recorded cells trained on "
+                "(their digest is in bench.json under data); the expert or its settings changed",
+                "train into a new --out, or delete the cells of that regime",
+                where,
+            )
+        merged[name] = record
+    return merged
+
+
 def check_recorded(
     out: Path, sources: dict[DemoSource, int], recorded: dict[str, dict[str, Any]]
 ) -> dict[str, dict[str, Any]]:
-    """Compare each collected dataset with the record of an earlier run into ``out`` (episodes
-    and content digest, kept in bench.json under ``data``) and return the updated record.
-
-    A dataset made again (e.g. in a copy of a pack, which holds no demonstrations) must have the
-    content the folder's earlier cells trained on; one-line error otherwise. A dataset collected
-    again with more episodes replaces its record."""
+    """Compare each collected dataset of ``out`` with the record of an earlier run into it and
+    return the updated record (:func:`merge_records`): a dataset made again, e.g. in a copy of a
+    pack, which holds no demonstrations, must have the content the earlier cells trained on."""
     from diffil.data.io import load_dataset
-    from diffil.errors import DiffilError
 
-    updated = dict(recorded)
+    found = {}
     for source in sources:
         path = out / DATA_DIR / source.file_name
-        record = {"episodes": len(load_dataset(path)), "digest": demos_digest(path)}
-        before = recorded.get(source.file_name)
-        same_size = before and before.get("episodes") == record["episodes"]
-        if same_size and before.get("digest") != record["digest"]:
-            raise DiffilError(
-                "holds other demonstrations than the ones this folder's cells trained on "
-                "(their digest is in bench.json under data); the expert or its settings "
-                "changed since",
-                "train into a new --out, or delete this folder's cells of that regime",
-                path,
-            )
-        updated[source.file_name] = record
-    return updated
+        found[source.file_name] = {
+            "episodes": len(load_dataset(path)),
+            "digest": demos_digest(path),
+        }
+    return merge_records(recorded, found, out)
 
 
 def demos_path(out: Path, cell: Cell) -> Path | None:

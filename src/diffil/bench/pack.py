@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from diffil.bench.cell import is_finished
+from diffil.bench.demos import merge_records
 from diffil.bench.runner import MANIFEST, RUNS_DIR, STATUS, read_json, run_history, write_json
 from diffil.errors import DiffilError
 from diffil.runs.run_dir import CONFIG, EVAL, METRICS
@@ -73,6 +74,8 @@ def pack_bench(folder: str | Path, out: str | Path) -> dict[str, Any]:
             "choose another --out",
             out,
         )
+    # demonstrations' records first: folders whose demonstrations differ are not packed together
+    data = merge_records(earlier.get("data") or {}, manifest.get("data") or {}, folder)
     status = read_json(folder / STATUS)
     packed_cells = dict(earlier.get("cells") or {})
     packed_status = read_json(out / STATUS) if earlier else {}
@@ -115,7 +118,7 @@ def pack_bench(folder: str | Path, out: str | Path) -> dict[str, Any]:
             **(manifest.get("demonstrations") or {}),
         },
         "copied": copied,
-        "data": {**(earlier.get("data") or {}), **(manifest.get("data") or {})},
+        "data": data,
         "packed": {
             "from": str(folder),
             "when": utc_now(),
