@@ -14,6 +14,7 @@ import signal
 import sys
 import threading
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -39,6 +40,34 @@ coverage_option = click.option(
     default=None,
     help="Mazes: fraction of start/goal cells the demonstrations cover, in (0, 1].",
 )
+quiet_option = click.option("--quiet", is_flag=True, help="No progress output.")
+device_option = click.option("--device", default=None, help="cpu (default) or cuda.")
+optional_seed_option = click.option(
+    "--seed", type=int, default=None, help="Random seed (default 0)."
+)
+
+
+def settings_option(example: str) -> Callable:
+    """The repeatable --set KEY=VALUE option, with an example for its help text."""
+    return click.option(
+        "--set",
+        "settings",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help=f"Override a config field, e.g. {example}.",
+    )
+
+
+def resume_option(what: str) -> Callable:
+    """The --resume RUN option; WHAT names the run it continues."""
+    return click.option(
+        "--resume",
+        type=click.Path(path_type=Path),
+        default=None,
+        help=f"Continue {what} in this directory from its last checkpoint.",
+    )
+
+
 dataset_argument = click.argument("path", type=click.Path(path_type=Path))
 
 
@@ -207,7 +236,7 @@ def collect(
     "(on a maze: new start/goal pairs).",
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing output dataset.")
-@click.option("--quiet", is_flag=True, help="No progress output.")
+@quiet_option
 def augment(
     demos: Path,
     factor: int,
@@ -341,15 +370,10 @@ def methods() -> None:
     "(default: the task's shipped demonstrations, or its scripted expert makes them).",
 )
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Environment steps.")
-@click.option("--seed", type=int, default=None, help="Random seed (default 0).")
+@optional_seed_option
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Run directory.")
-@click.option(
-    "--resume",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Continue the run in this directory from its last checkpoint.",
-)
-@click.option("--device", default=None, help="cpu (default) or cuda.")
+@resume_option("the run")
+@device_option
 @click.option("--n-envs", type=click.IntRange(min=1), default=None, help="Vectorised envs.")
 @click.option(
     "--rl",
@@ -373,14 +397,8 @@ def methods() -> None:
     "drail, smiling, gail, diffail, wail or diffuser-irl) instead of the task's reward; "
     "evaluation still uses the task's success and return. --task defaults to RUN's.",
 )
-@click.option(
-    "--set",
-    "settings",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Override a config field, e.g. --set ppo.n_steps=128 --set reward.model.lr=1e-4.",
-)
-@click.option("--quiet", is_flag=True, help="No progress output.")
+@settings_option("--set ppo.n_steps=128 --set reward.model.lr=1e-4")
+@quiet_option
 def train(
     method: str | None,
     task: str | None,
@@ -693,26 +711,15 @@ def expert_app() -> None:
 @expert_app.command("train")
 @click.option("--task", "-t", default=None, help="Task name (see `diffil tasks`).")
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Env steps (default 1M).")
-@click.option("--seed", type=int, default=None, help="Random seed (default 0).")
+@optional_seed_option
 @click.option(
     "--out", type=click.Path(path_type=Path), default=None, help="Run directory (experts/TASK-sS)."
 )
-@click.option(
-    "--resume",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Continue the expert run in this directory from its last checkpoint.",
-)
+@resume_option("the expert run")
 @click.option("--algo", default=None, help="sac (default), td3 or ppo.")
-@click.option("--device", default=None, help="cpu (default) or cuda.")
-@click.option(
-    "--set",
-    "settings",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Override a config field, e.g. --set learning_starts=1000 --set net_arch=[64,64].",
-)
-@click.option("--quiet", is_flag=True, help="No progress output.")
+@device_option
+@settings_option("--set learning_starts=1000 --set net_arch=[64,64]")
+@quiet_option
 def expert_train(
     task: str | None,
     steps: int | None,
