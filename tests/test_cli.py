@@ -99,12 +99,10 @@ def test_console_script_runs_as_a_process(tmp_path, capsys):
 
 
 def test_tasks_keeps_names_whole_at_80_columns_and_mentions_gym(monkeypatch, capsys):
-    from rich.console import Console
-
-    from diffil import cli
+    from diffil.cli.common import console
     from diffil.envs.registry import list_tasks
 
-    monkeypatch.setattr(cli, "console", Console(width=80))
+    monkeypatch.setattr(console, "width", 80)
     assert main(["tasks"]) == 0
     out = capsys.readouterr().out
     assert "…" not in out

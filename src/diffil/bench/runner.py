@@ -50,6 +50,8 @@ from diffil.utils.provenance import RESULT_PACKAGES, machine, utc_now, versions
 MANIFEST = "bench.json"
 STATUS = "status.json"
 
+CLI_MAIN = ("cli", "__main__.py")  # sys.argv[0] of `python -m diffil.cli`
+
 
 @dataclass
 class BenchSummary:
@@ -135,7 +137,7 @@ def _record_manifest(out: Path, suite: Suite, cells: list[Cell], how: str) -> di
         }
     this_run = {
         "command": "diffil " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-        if Path(sys.argv[0]).name in ("diffil", "cli.py")
+        if Path(sys.argv[0]).name == "diffil" or Path(sys.argv[0]).parts[-2:] == CLI_MAIN
         else None,
         "machine": machine(),
         "executor": how,
