@@ -260,6 +260,34 @@ def test_cells_of_another_folder_with_the_same_config_and_demos_are_copied_in(
     assert why_not_reusable(job, out / "runs" / BROKEN, out) == "not finished there"
 
 
+def test_a_level_of_another_name_is_copied_from_the_regime_that_trained_it(smoke_bench, tmp_path):
+    """One suite's level can be another's under another name (maze-data-efficiency's demos100
+    is maze-generalisation's cov100): `--reuse` finds it under any regime of the source, and the
+    config and demonstrations still decide."""
+    out, *_ = smoke_bench
+    data = yaml.safe_load((Path(diffil.__file__).parent / "configs/suites/smoke.yaml").read_text())
+    data.update(name="smoke-levels", methods=["bc"], seeds=1)
+    data["regimes"] = [
+        {"name": "every-cell", "coverage": 1.0, "demos": 10},  # smoke's cov100
+        {"name": "five-demos", "coverage": 1.0, "demos": 5},  # no level of smoke
+    ]
+    suite_file = tmp_path / "levels.yaml"
+    suite_file.write_text(yaml.safe_dump(data))
+    fresh = tmp_path / "levels"
+    assert main(["bench", "run", str(suite_file), "--out", str(fresh), "--reuse", str(out)]) == 0
+    states = {n: s["state"] for n, s in json.loads((fresh / STATUS).read_text()).items()}
+    assert states == {
+        "pointmaze-umaze/every-cell/bc-s0": COPIED,
+        "pointmaze-umaze/five-demos/bc-s0": TRAINED,  # num_demos differs from every source cell
+    }
+    copied = json.loads((fresh / MANIFEST).read_text())["copied"]
+    source = out / "runs" / "pointmaze-umaze" / "cov100" / "bc-s0"
+    assert copied["pointmaze-umaze/every-cell/bc-s0"]["from"] == str(source.resolve())
+    assert (fresh / "runs/pointmaze-umaze/every-cell/bc-s0/eval.json").read_bytes() == (
+        source / "eval.json"
+    ).read_bytes()
+
+
 def test_demonstrations_made_again_must_match_the_recorded_digest(smoke_bench, tmp_path):
     """bench.json records each collected dataset's episodes and content digest; collecting it
     again (a copy of a pack has no data) gives the same content, and a changed file is a

@@ -4,7 +4,10 @@ Two suites often share cells: a variant suite that changes one setting for every
 method whose preset already has that setting unchanged. ``diffil bench run SUITE --reuse OTHER``
 copies such a cell from ``OTHER`` (a bench folder or a pack of one) when
 
-* ``OTHER/runs/<task>/<regime>/<method>-s<seed>`` has finished,
+* ``OTHER/runs/<task>/<regime>/<method>-s<seed>`` has finished (a cell of the same name, or
+  else of the same task, method and seed under another regime: one suite's level can be another's
+  under another name, e.g. maze-data-efficiency's ``demos100`` is maze-generalisation's
+  ``cov100``),
 * its config, read as today's code reads it, equals the config this suite would train the cell
   with (the demonstrations' path aside), and
 * its demonstrations hold the same content as this folder's (every array and attribute; found at
@@ -17,7 +20,7 @@ content digest), so the report can say which cells the commands in its header di
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +83,20 @@ def why_not_reusable(job: CellJob, candidate: Path, source: Path) -> str | None:
     return None
 
 
+def _candidates(name: str, sources: list[Path]) -> Iterator[tuple[Path, Path]]:
+    """The cells of ``sources`` that could stand for the cell ``name`` (task/regime/method-sN):
+    each folder's cell of that name first, then its cells of the same task, method and seed under
+    other regimes."""
+    task, regime, leaf = name.split("/")  # Cell.name: the task's file stem has no slash
+    for source in sources:
+        same = source / RUNS_DIR / name
+        if same.exists():
+            yield source, same
+        for other in sorted((source / RUNS_DIR / task).glob(f"*/{leaf}")):
+            if other.parent.name != regime and other.is_dir():
+                yield source, other
+
+
 def copy_reusable_cells(
     jobs: list[CellJob], sources: list[Path], say: Callable[[str], None]
 ) -> dict[str, dict[str, Any]]:
@@ -95,13 +112,11 @@ def copy_reusable_cells(
         if is_finished(job.path):
             continue
         reasons = []
-        for source in sources:
-            candidate = source / RUNS_DIR / job.name
-            if not candidate.exists():
-                continue
+        for source, candidate in _candidates(job.name, sources):
             why = why_not_reusable(job, candidate, source)
             if why is not None:
-                reasons.append(f"{candidate}: {why}")
+                if candidate == source / RUNS_DIR / job.name:  # other regimes' are no news
+                    reasons.append(f"{candidate}: {why}")
                 continue
             target = Path(job.path)
             if target.exists():  # an interrupted run of this cell: the finished copy replaces it

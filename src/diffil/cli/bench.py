@@ -72,7 +72,8 @@ def bench_list() -> None:
     type=click.Path(path_type=Path, exists=True, file_okay=False),
     multiple=True,
     help="A bench folder (or pack) whose finished cells with the same config and "
-    "demonstrations are copied in instead of trained; repeatable.",
+    "demonstrations (under the same regime name, else any) are copied in instead of trained; "
+    "repeatable.",
 )
 def bench_run(
     suite: str,
