@@ -83,18 +83,18 @@ def why_not_reusable(job: CellJob, candidate: Path, source: Path) -> str | None:
     return None
 
 
-def _candidates(name: str, sources: list[Path]) -> Iterator[tuple[Path, Path]]:
-    """The cells of ``sources`` that could stand for the cell ``name`` (task/regime/method-sN):
-    each folder's cell of that name first, then its cells of the same task, method and seed under
-    other regimes."""
+def _candidates(name: str, sources: list[Path]) -> Iterator[tuple[Path, Path, bool]]:
+    """The cells of ``sources`` that could stand for the cell ``name`` (task/regime/method-sN), as
+    (folder, cell, whether it has that name): each folder's cell of that name first, then its
+    cells of the same task, method and seed under other regimes."""
     task, regime, leaf = name.split("/")  # Cell.name: the task's file stem has no slash
     for source in sources:
         same = source / RUNS_DIR / name
         if same.exists():
-            yield source, same
+            yield source, same, True
         for other in sorted((source / RUNS_DIR / task).glob(f"*/{leaf}")):
             if other.parent.name != regime and other.is_dir():
-                yield source, other
+                yield source, other, False
 
 
 def copy_reusable_cells(
@@ -112,10 +112,10 @@ def copy_reusable_cells(
         if is_finished(job.path):
             continue
         reasons = []
-        for source, candidate in _candidates(job.name, sources):
+        for source, candidate, same_name in _candidates(job.name, sources):
             why = why_not_reusable(job, candidate, source)
             if why is not None:
-                if candidate == source / RUNS_DIR / job.name:  # other regimes' are no news
+                if same_name:  # why another regime's cell differs is no news
                     reasons.append(f"{candidate}: {why}")
                 continue
             target = Path(job.path)
