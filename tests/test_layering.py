@@ -1,8 +1,8 @@
 """Imports run one way: the lower layers (data, envs, diffusion, rewards, rl) import nothing from
 the layers built on them (algorithms, planning, eval, experts, api, cli, bench); evaluation and
 run directories nothing from the training code that uses them; the experts nothing from the
-training loops, run directories or front ends; not even inside a function. Read from the
-source, so it costs no imports."""
+training loops, run directories or front ends; not even inside a function; and no module
+imports itself through others. Read from the source, so it costs no imports."""
 
 from __future__ import annotations
 
@@ -102,3 +102,62 @@ def test_moved_names_say_where_they_went():
     import diffil.data.collect
 
     assert not hasattr(diffil.data.collect, "no_such_name")  # other names: AttributeError
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE).with_suffix("").parts
+    return ".".join(("diffil", *(parts[:-1] if parts[-1] == "__init__" else parts)))
+
+
+def _runtime_imports(path: Path, modules: set[str]) -> set[str]:
+    """The diffil modules a file imports when it runs, at any depth: ``from package import
+    submodule`` counts as the submodule, and imports under ``if TYPE_CHECKING:`` do not count."""
+    name = _module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    tree = ast.parse(path.read_text())
+    typing_only = {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        for inner in ast.walk(node)
+    }
+    found = set()
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parts, *([node.module] if node.module else [])])
+            for alias in node.names:
+                submodule = f"{base}.{alias.name}"
+                found.add(submodule if submodule in modules else base)
+    return {name for name in found if name in modules}
+
+
+def test_no_module_imports_itself_through_others():
+    """No import cycles, not even through an import inside a function: a cycle hidden in a
+    function is a layering mistake that runs (until someone imports in another order)."""
+    paths = {_module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+    graph = {name: _runtime_imports(path, set(paths)) - {name} for name, path in paths.items()}
+    # a package's __init__ imports its submodules: that edge back is not a cycle
+    for name in graph:
+        graph[name] = {m for m in graph[name] if not name.startswith(m + ".")}
+    cycles, state = [], {}
+
+    def visit(name: str, trail: list[str]) -> None:
+        state[name] = "open"
+        for other in sorted(graph[name]):
+            if state.get(other) == "open":
+                cycles.append(" -> ".join([*trail[trail.index(other) :], other]))
+            elif other not in state:
+                visit(other, [*trail, other])
+        state[name] = "done"
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [name])
+    assert not cycles, "\n".join(cycles)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import yaml
 
-from diffil.algorithms import multitask as multitask_training
+from diffil.algorithms import config as train_config
 from diffil.algorithms.config import resolve_config
 from diffil.algorithms.multitask import merge_task_datasets
 from diffil.algorithms.run import train
@@ -98,14 +98,14 @@ def test_config_of_a_task_list():
 
 
 def test_presets_that_disagree_on_what_the_run_is_are_refused(monkeypatch):
-    original = multitask_training.resolve_config
+    original = train_config.resolve_config
 
     def resolve(method, task, overrides):
         config = original(method, task, overrides)
         config.rl = "sac" if task == "pointmaze-medium" else "ppo"
         return config
 
-    monkeypatch.setattr(multitask_training, "resolve_config", resolve)
+    monkeypatch.setattr(train_config, "resolve_config", resolve)
     with pytest.raises(DiffilError, match="disagree on rl"):
         resolve_config("drail", MAZES)
 

@@ -106,12 +106,12 @@ def test_pick_and_place_expert_lifts_the_block_to_a_goal_in_the_air():
 
 
 def test_fetch_noise_variants_collect_instead_of_using_the_shipped_demos():
-    from diffil.algorithms.run import _default_demonstrations
     from diffil.datasets import shipped_demonstrations
+    from diffil.experts.defaults import default_demonstrations
 
     shipped = shipped_demonstrations("fetch-push")  # made at noise 1.0
-    assert _default_demonstrations(get_task("fetch-push"), 10, False) == shipped is not None
-    assert _default_demonstrations(get_task("fetch-push", noise=1.5), 10, False) is None
+    assert default_demonstrations(get_task("fetch-push"), 10, False) == shipped is not None
+    assert default_demonstrations(get_task("fetch-push", noise=1.5), 10, False) is None
 
 
 def _block_and_goal_offsets(noise: float, resets: int = 40) -> np.ndarray:

@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from diffil.algorithms.methods import METHODS, get_method
 from diffil.errors import DiffilError, reading, require_positive
 from diffil.generative.config import GenerativePolicyConfig
 from diffil.planning.config import DiffuserTrainingConfig
@@ -182,8 +183,6 @@ class TrainConfig:
             from diffil.envs.registry import get_task
 
             get_task(self.task).check_fixed_horizon()
-        from diffil.algorithms.methods import get_method
-
         method = get_method(self.method)
         if method.offline and self.rl != "ppo":
             raise DiffilError(
@@ -211,8 +210,6 @@ class TrainConfig:
     @property
     def warm_starts_policy(self) -> bool:
         """``bc_warm_start`` applies: a method that learns a reward, with PPO as its backbone."""
-        from diffil.algorithms.methods import get_method
-
         learns_reward = get_method(self.method).reward_model is not None
         return self.bc_warm_start and self.rl == "ppo" and learns_reward
 
@@ -240,8 +237,6 @@ def preset(kind: str, name: str) -> dict[str, Any]:
 
 def _split_method_sections(kind: str, name: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """A family or task preset, and its ``methods:`` section (per-method settings) apart."""
-    from diffil.algorithms.methods import METHODS
-
     data = dict(preset(kind, name))
     per_method = data.pop("methods", None) or {}
     unknown = sorted(set(per_method) - set(METHODS))
@@ -256,13 +251,11 @@ def _split_method_sections(kind: str, name: str) -> tuple[dict[str, Any], dict[s
 def resolve_config(method: str, task: str, overrides: dict[str, Any] | None = None) -> TrainConfig:
     """defaults <- family preset <- task preset <- method preset <- the family's and the task's
     ``methods: {<method>: ...}`` sections <- ``overrides``. A task list (``"a,b"``) resolves
-    by :func:`diffil.algorithms.multitask.resolve_multitask_config`."""
+    by :func:`resolve_multitask_config`."""
     from diffil.envs.multitask import is_multitask
     from diffil.envs.registry import get_task
 
     if is_multitask(task):
-        from diffil.algorithms.multitask import resolve_multitask_config
-
         return resolve_multitask_config(method, task, overrides)
 
     family, family_per_method = _split_method_sections("families", get_task(task).family)
@@ -277,6 +270,45 @@ def resolve_config(method: str, task: str, overrides: dict[str, Any] | None = No
     data = deep_merge(data, family_per_method.get(method) or {})
     data = deep_merge(data, task_per_method.get(method) or {})
     data = deep_merge(data, overrides or {})
+    return from_dict(TrainConfig, data).validate()
+
+
+# settings that change what a run is: the tasks of one multi-task run must agree on them
+MUST_AGREE = ("rl", "fixed_horizon", "obs_only")
+
+
+def resolve_multitask_config(
+    method: str, task: str, overrides: dict[str, Any] | None = None
+) -> TrainConfig:
+    """The config of a multi-task run on ``task`` (``"a,b"``, reference 000 [0050]).
+
+    Each task's config is resolved as for a single-task run; the run takes the first task's,
+    except that the budget ``steps`` is the sum of the tasks' budgets and ``eval.every`` the
+    largest of theirs (unless set by ``overrides``). The tasks must agree on ``rl``,
+    ``fixed_horizon`` and ``obs_only``; any other difference (e.g. ``ppo.gamma``) follows the
+    first task.
+    """
+    from diffil.envs.multitask import TASK_SEPARATOR, split_task_names
+    from diffil.envs.registry import get_task
+
+    names = split_task_names(task)
+    get_task(task)  # unknown tasks, or sizes that differ: one line before anything else
+    overrides = overrides or {}
+    configs = [resolve_config(method, name, overrides) for name in names]
+    for key in MUST_AGREE:
+        values = [getattr(c, key) for c in configs]
+        if len(set(values)) > 1:
+            shown = ", ".join(f"{n}: {v}" for n, v in zip(names, values, strict=True))
+            raise DiffilError(
+                f"the tasks' presets disagree on {key} ({shown})",
+                f"set it for all of them, e.g. --set {key}={values[0]}",
+            )
+    data = configs[0].to_dict()
+    data["task"] = TASK_SEPARATOR.join(names)
+    if "steps" not in overrides:
+        data["steps"] = sum(c.steps for c in configs)
+    if "every" not in (overrides.get("eval") or {}):
+        data["eval"]["every"] = max(c.eval.every for c in configs)
     return from_dict(TrainConfig, data).validate()
 
 

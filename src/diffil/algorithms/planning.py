@@ -39,11 +39,10 @@ from diffil.planning.irl import (
     train_diffuser_irl,
 )
 from diffil.planning.planner import DiffuserPlanner, maze_goal_state
-from diffil.runs.run_dir import RunDirectory
+from diffil.runs.run_dir import PLAN_REWARD, RunDirectory
 
 EXPLORATION_FILE = "exploration.hdf5"
 DIFFUSER_FILE = "diffuser.pt"
-REWARD_FILE = "reward.pt"
 _DIFFUSER_CKPT = "diffuser_training.pt"
 _IRL_CKPT = "irl_training.pt"
 
@@ -69,13 +68,13 @@ def make_planner(run_dir: str | Path, seed: int = 0) -> DiffuserPlanner:
     diffuser = Diffuser.load(path).requires_grad_(False)
     guide = None
     if config.method == "diffuser-irl":
-        if not (run.path / REWARD_FILE).is_file():
+        if not (run.path / PLAN_REWARD).is_file():
             raise DiffilError(
-                f"the run has no {REWARD_FILE} yet",
+                f"the run has no {PLAN_REWARD} yet",
                 "finish it with `diffil train --resume`",
                 run.path,
             )
-        guide = PlanReward.load(run.path / REWARD_FILE)
+        guide = PlanReward.load(run.path / PLAN_REWARD)
     settings = config.diffuser
     goal = None
     if settings.goal_inpaint:
@@ -248,7 +247,7 @@ class DiffuserTrainer(Trainer):
 
     def learn_reward(self, diffuser: Diffuser) -> PlanReward:
         """Stage 3 (diffuser-irl): Algorithm 4 on the demonstrations, one checkpoint per epoch."""
-        path = self.run.path / REWARD_FILE
+        path = self.run.path / PLAN_REWARD
         if self.state["stage"] == "done" and path.is_file():
             return PlanReward.load(path, map_location=self.device)
         assert self.demos is not None
@@ -343,22 +342,22 @@ def export_learned_reward(run_dir: str | Path, fmt: str, out: str | Path | None 
 
     run_dir = Path(run_dir)
     config = read_run_config(run_dir)
-    if config.method != "diffuser-irl" or not (run_dir / REWARD_FILE).is_file():
+    if config.method != "diffuser-irl" or not (run_dir / PLAN_REWARD).is_file():
         raise DiffilError(
             "a diffuser run has no learned reward to export, and its planner cannot be exported "
             "(guided sampling is a loop with gradients)"
             if config.method == "diffuser"
-            else f"the run has no {REWARD_FILE} yet",
+            else f"the run has no {PLAN_REWARD} yet",
             "export a diffuser-irl run (diffuser.pt loads with diffil.planning.Diffuser.load)",
             run_dir,
         )
     if fmt not in ("onnx", "torchscript"):
         raise DiffilError(
             f"a learned reward exports as onnx or torchscript, not {fmt}",
-            f"use --format onnx (or use {REWARD_FILE} itself: PlanReward.load)",
+            f"use --format onnx (or use {PLAN_REWARD} itself: PlanReward.load)",
         )
     target = Path(out) if out else run_dir / ("reward.onnx" if fmt == "onnx" else "reward.ts.pt")
-    reward = PlanReward.load(run_dir / REWARD_FILE)
+    reward = PlanReward.load(run_dir / PLAN_REWARD)
     module = _RewardOfTransitions(reward).eval().requires_grad_(False)
     example = (torch.zeros(2, reward.obs_dim), torch.zeros(2, reward.act_dim))
     with warnings.catch_warnings():

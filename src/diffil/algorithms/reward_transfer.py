@@ -12,18 +12,20 @@ import dataclasses
 from collections.abc import Callable
 from os import PathLike
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 
+from diffil.algorithms.config import TrainConfig, read_run_config
+from diffil.algorithms.methods import get_method
+from diffil.envs.registry import get_task
 from diffil.errors import DiffilError
+from diffil.planning.irl import PlanReward
 from diffil.rewards import RewardModel, make_reward_model
 from diffil.rewards.discriminator import REWARD_TYPES, DiscriminatorRewardModel
 from diffil.rewards.frozen import FrozenReward, LearnedReward, PlanRewardModel
-
-if TYPE_CHECKING:
-    from diffil.algorithms.config import TrainConfig
+from diffil.runs.run_dir import PLAN_REWARD, RunDirectory
 
 
 def load_learned_reward(
@@ -40,10 +42,6 @@ def load_learned_reward(
     reward (or has not saved one yet), was trained on another task than ``task``, or
     ``reward_type`` is given for a reward that is not a discriminator's.
     """
-    from diffil.algorithms.config import read_run_config
-    from diffil.algorithms.methods import get_method
-    from diffil.runs.run_dir import RunDirectory
-
     path = Path(run_dir)
     if not path.exists():
         raise DiffilError("no such run directory", "pass the folder `diffil train` wrote", path)
@@ -63,16 +61,13 @@ def load_learned_reward(
             path,
         )
     if method.plans:
-        from diffil.algorithms.planning import REWARD_FILE
-        from diffil.planning.irl import PlanReward
-
-        if not (path / REWARD_FILE).is_file():
+        if not (path / PLAN_REWARD).is_file():
             raise DiffilError(
-                f"the run has no {REWARD_FILE} yet", "finish it with `diffil train --resume`", path
+                f"the run has no {PLAN_REWARD} yet", "finish it with `diffil train --resume`", path
             )
         if reward_type is not None:
             raise _no_reward_type(config.method, path)
-        plan_reward = PlanReward.load(path / REWARD_FILE)
+        plan_reward = PlanReward.load(path / PLAN_REWARD)
         inner: torch.nn.Module = PlanRewardModel(plan_reward)
         frozen = FrozenReward(inner, plan_reward.obs_dim, plan_reward.act_dim, obs_only=False)
         return LearnedReward(frozen, None, config.task, config.method, path)
@@ -110,11 +105,6 @@ def load_run_reward_model(
     Raises :class:`DiffilError` when ``run_dir`` is not a run of an adversarial method or has
     no checkpoint yet.
     """
-    from diffil.algorithms.config import read_run_config
-    from diffil.algorithms.methods import get_method
-    from diffil.envs.registry import get_task
-    from diffil.runs.run_dir import RunDirectory
-
     run = RunDirectory.open(run_dir)
     config = read_run_config(run)
     name = get_method(config.method).reward_model

@@ -8,31 +8,28 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-
+from diffil.algorithms.bc import BCTrainer
 from diffil.algorithms.config import TrainConfig, read_run_config, resolve_config
 from diffil.algorithms.methods import get_method
+from diffil.algorithms.offline import GenerativePolicyTrainer
+from diffil.algorithms.offpolicy import OffPolicyTrainer
+from diffil.algorithms.planning import DiffuserTrainer
+from diffil.algorithms.reward_transfer import load_learned_reward
 from diffil.algorithms.trainer import DEMOS_FILE, OnlineTrainer, Trainer, TrainResult
 from diffil.data.io import load_dataset
 from diffil.data.minari_format import read_metadata
 from diffil.data.trajectory import TrajectoryDataset
-from diffil.datasets import shipped_demonstrations, shipped_path
 from diffil.envs.multitask import is_multitask, join_task_names
-from diffil.envs.registry import TaskSpec, get_task, restore_task
+from diffil.envs.registry import get_task, restore_task
 from diffil.errors import DiffilError
+from diffil.experts.defaults import default_demonstrations
 from diffil.runs.run_dir import RunDirectory, default_run_path
 from diffil.utils.config import deep_merge
-from diffil.utils.paths import shown_path
 
 
 def trainer_for(
     config: TrainConfig, run: RunDirectory, progress: bool, demos: TrajectoryDataset | None = None
 ) -> Trainer:
-    from diffil.algorithms.bc import BCTrainer
-    from diffil.algorithms.offline import GenerativePolicyTrainer
-    from diffil.algorithms.offpolicy import OffPolicyTrainer
-    from diffil.algorithms.planning import DiffuserTrainer
-
     kind = get_method(config.method).kind
     online = OffPolicyTrainer if config.rl == "sac" else OnlineTrainer
     offline = {"bc": BCTrainer, "generative": GenerativePolicyTrainer}
@@ -110,7 +107,7 @@ def train(
     if n_envs is not None and config.rl == "sac":
         config.sac.n_envs = n_envs
     if demos is None and config.demos is None and uses_demos and not is_multitask(task):
-        shipped = _default_demonstrations(spec, config.num_demos, progress)
+        shipped = default_demonstrations(spec, config.num_demos, progress)
         config.demos = None if shipped is None else str(shipped)
     path = Path(out) if out else default_run_path(config.method, config.task, config.seed)
     existed = path.exists()
@@ -137,8 +134,6 @@ def new_run_config(
 
 def _task_of_reward_source(method: str, source: str | PathLike, task: str | None) -> str:
     """The task of a reward-transfer run: ``task`` if given (it must be the source run's)."""
-    from diffil.algorithms.reward_transfer import load_learned_reward
-
     if get_method(method).kind != "rl":
         raise DiffilError(
             f"--reward trains a fresh ppo or sac policy on a learned reward, not {method}",
@@ -158,37 +153,3 @@ def _task_of_demos(demos: str | PathLike | TrajectoryDataset) -> str:
             None if isinstance(demos, TrajectoryDataset) else demos,
         )
     return dataset.task
-
-
-def _same_variant(path: Path, task: TaskSpec) -> bool:
-    """Whether the demonstrations in ``path`` were made on ``task``'s variant (noise, coverage)."""
-    recorded = (read_metadata(path).get("diffil") or {}).get("variant") or {}
-    return all(float(recorded.get(k, 1.0)) == v for k, v in task.variant_settings.items())
-
-
-def _default_demonstrations(task: TaskSpec, num_demos: int, progress: bool) -> Path | None:
-    """The demonstrations diffil ships for ``task`` (announced in one line); None when the
-    task's scripted expert makes them (always for a variant other than the shipped one's); a
-    one-line error when there are neither."""
-    from diffil.experts import has_scripted_expert
-
-    path = shipped_demonstrations(task.name)
-    if path is not None and has_scripted_expert(task) and not _same_variant(path, task):
-        path = None  # e.g. fetch-push at 1.5x noise: its scripted expert demonstrates that
-    if path is None:
-        if has_scripted_expert(task):
-            return None
-        stem = task.file_stem
-        raise DiffilError(
-            f"task {task.name!r} has no demonstrations: no --demos, no scripted expert, and "
-            f"no shipped demonstrations at {shipped_path(task.name)}",
-            f"pass --demos FILE (diffil HDF5/npz or a Minari dataset), or make them: diffil "
-            f"expert train --task {task.name}, then diffil collect --task {task.name} --expert "
-            f"experts/{stem}-s0 --episodes 25 --out {stem}.hdf5",
-        )
-    if progress:
-        episodes = min(num_demos, int(read_metadata(path).get("total_episodes", num_demos)))
-        Console(highlight=False, soft_wrap=True).print(
-            f"using the shipped demonstrations {shown_path(path)} ({episodes} episodes)"
-        )
-    return path

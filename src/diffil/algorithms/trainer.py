@@ -33,6 +33,7 @@ from stable_baselines3.common.vec_env import VecNormalize
 from diffil.algorithms.config import TrainConfig
 from diffil.algorithms.methods import Method, get_method
 from diffil.algorithms.multitask import multitask_demonstrations
+from diffil.algorithms.reward_transfer import load_learned_reward
 from diffil.data.io import load_dataset, save_dataset
 from diffil.data.trajectory import TrajectoryDataset, Transitions
 from diffil.envs.gymnasium_tasks import GYM_PREFIX
@@ -308,8 +309,6 @@ class ImitationTrainer(Trainer):
 
     def _frozen_reward(self, source: str) -> tuple[RewardModel, ObservationScaler]:
         """The learned reward of run ``source`` (frozen) and the standardisation of its inputs."""
-        from diffil.algorithms.reward_transfer import load_learned_reward
-
         model_settings = dict(self.config.reward.model)
         reward_type = model_settings.pop("reward_type", None)  # None: the source run's form
         learned = load_learned_reward(source, task=self.config.task, reward_type=reward_type)

@@ -43,6 +43,7 @@ METRICS = "metrics.csv"
 POLICY = "policy.pt"
 BEST_POLICY = "best_policy.pt"  # the policy of the best periodic evaluation (online methods)
 EVAL = "eval.json"
+PLAN_REWARD = "reward.pt"  # the learned reward r_phi(s, a) of a Diffuser-IRL run
 STATE = "state.json"
 RESTORE = "restore it from a backup, or start a new run"
 
