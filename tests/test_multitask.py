@@ -148,9 +148,9 @@ def test_tiny_multitask_drail_run_trains_evaluates_per_task_exports_and_resumes(
         np.testing.assert_allclose(onnx_actions, policy.predict(tagged), atol=1e-5)
     # `diffil eval` reports each task, then their mean
     assert main(["eval", str(out), "--episodes", "1"]) == 0
-    names = [line.split(":")[0] for line in capsys.readouterr().out.splitlines()]
-    reported = [name for name in names if name in (*MAZES.split(","), MAZES)]
-    assert reported[-3:] == [*MAZES.split(","), MAZES]
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines[-3:]] == [*MAZES.split(","), MAZES]
+    assert lines[-1].endswith("(2 episodes)")  # one line each, never wrapped
     # resume continues the same multi-task run
     resumed = train(resume=out, steps=320, progress=False)
     assert resumed.env_steps == 384 and set(resumed.evaluation["tasks"]) == set(evaluation["tasks"])

@@ -13,7 +13,9 @@ from rich.table import Table
 
 from diffil.errors import DiffilError
 
-console = Console()
+# soft_wrap: a result is one line however wide the terminal (rich would break it at 80 columns
+# when the output is a pipe or a file)
+console = Console(soft_wrap=True)
 
 task_option = click.option("--task", "-t", required=True, help="Task name (see `diffil tasks`).")
 seed_option = click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
