@@ -18,20 +18,35 @@ LOWER = ("data", "envs", "diffusion", "rewards", "rl")
 UPPER = ("algorithms", "planning", "eval", "experts", "api", "cli", "bench", "generative")
 
 
-def _imported_modules(path: Path) -> set[str]:
-    """Every diffil module a file imports, at any depth (relative imports resolved)."""
+def _imports(path: Path, typing_too: bool = True) -> list[tuple[str, list[str]]]:
+    """Each import statement of a file, at any depth: (module, names imported from it), relative
+    imports resolved; ``typing_too=False`` leaves out those under ``if TYPE_CHECKING:``."""
     package = ".".join(("diffil", *path.relative_to(PACKAGE).parent.parts))
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    tree = ast.parse(path.read_text())
+    typing_only = {
+        id(inner)
+        for node in ast.walk(tree)
+        if not typing_too and isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        for inner in ast.walk(node)
+    }
+    found = []
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
         if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
+            found.extend((alias.name, []) for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
+            module = node.module or ""
             if node.level:
                 base = package.split(".")[: len(package.split(".")) - node.level + 1]
-                found.add(".".join([*base, *([node.module] if node.module else [])]))
-            else:
-                found.add(node.module or "")
-    return {name for name in found if name.startswith("diffil.")}
+                module = ".".join([*base, *([node.module] if node.module else [])])
+            found.append((module, [alias.name for alias in node.names]))
+    return found
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """Every diffil module a file imports, at any depth (relative imports resolved)."""
+    return {module for module, _ in _imports(path) if module.startswith("diffil.")}
 
 
 def test_lower_layers_import_nothing_from_the_layers_above():
@@ -112,30 +127,12 @@ def _module_name(path: Path) -> str:
 def _runtime_imports(path: Path, modules: set[str]) -> set[str]:
     """The diffil modules a file imports when it runs, at any depth: ``from package import
     submodule`` counts as the submodule, and imports under ``if TYPE_CHECKING:`` do not count."""
-    name = _module_name(path)
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    tree = ast.parse(path.read_text())
-    typing_only = {
-        id(inner)
-        for node in ast.walk(tree)
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
-        for inner in ast.walk(node)
-    }
     found = set()
-    for node in ast.walk(tree):
-        if id(node) in typing_only:
-            continue
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
-                base = ".".join([*parts, *([node.module] if node.module else [])])
-            for alias in node.names:
-                submodule = f"{base}.{alias.name}"
-                found.add(submodule if submodule in modules else base)
-    return {name for name in found if name in modules}
+    for module, names in _imports(path, typing_too=False):
+        submodules = {f"{module}.{name}" for name in names} & modules
+        # a name that is no submodule is the module's own: that imports the module
+        found |= submodules if len(submodules) == len(names) > 0 else {module, *submodules}
+    return found & modules
 
 
 def test_no_module_imports_itself_through_others():
