@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import h5py
@@ -19,7 +22,8 @@ from diffil.bench import load_suite, run_suite, shipped_suites
 from diffil.bench.cell import COPIED, FAILED, RESUMED, REUSED, TRAINED
 from diffil.bench.demos import demo_sources, ensure_demonstrations
 from diffil.bench.pack import pack_bench
-from diffil.bench.report import build_report
+from diffil.bench.report import _seed_sets, _seeds_text, build_report
+from diffil.bench.results import CellResult
 from diffil.bench.runner import MANIFEST, STATUS, job_for
 from diffil.bench.stats import (
     difference_estimate,
@@ -110,6 +114,37 @@ def test_killed_cell_resumes_from_its_checkpoint(smoke_bench):
     assert [r.split(",")[0] for r in rows[1:]] == ["512", "1024"]
 
 
+def test_kill_stops_the_running_cells_and_starts_no_more(tmp_path):
+    out = tmp_path / "bench"
+    command = [sys.executable, "-m", "diffil.cli", "bench", "run", "smoke", "--methods", "gail"]
+    command += ["--regimes", "cov100", "--seeds", "0,1,2,3", "--steps", "10000000"]
+    command += ["--workers", "1", "--out", str(out)]
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        start_new_session=True,  # its workers too are killed below if it does not stop
+    )
+    first = out / "runs" / "pointmaze-umaze" / "cov100" / "gail-s0"
+    try:
+        deadline = time.monotonic() + 120
+        while not (first / "metrics.csv").exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert "Traceback" not in output, output
+    # the running cell saved its checkpoint; the queued ones never started
+    assert (first / "checkpoints" / "latest" / "state.json").is_file(), output
+    assert [p.name for p in first.parent.iterdir()] == ["gail-s0"], output
+    assert process.returncode == 130, output  # as after Ctrl-C
+    assert "interrupted with 0 of 4 cells finished" in output, output
+
+
 def test_failed_cell_is_recorded_and_the_others_finish(smoke_bench):
     out, summary, _, lines = smoke_bench
     failed = summary.outcomes[BROKEN]
@@ -129,6 +164,22 @@ def test_second_run_reuses_every_finished_cell(smoke_bench):
     assert {n for n, o in again.outcomes.items() if o.state == REUSED} == set(finished)
     assert again.outcomes[BROKEN].state == FAILED  # a failed cell is tried again
     assert stamps == {n: (out / "runs" / n / "eval.json").stat().st_mtime_ns for n in finished}
+
+
+def test_report_names_the_seeds_of_each_method_when_they_differ():
+    def cells(method, seeds):
+        return [CellResult(f"t/r/{method}-s{s}", "t", "r", method, s, "finished") for s in seeds]
+
+    same = cells("bc", [0, 1, 2]) + cells("drail", [0, 1, 2])
+    assert _seeds_text({"seeds": [0, 1, 2], "seed_sets": _seed_sets(same, ["drail", "bc"])}) == (
+        "0, 1, 2"
+    )
+    mixed = cells("bc", range(5)) + cells("drail", [0, 1, 2]) + cells("gail", [0, 1, 2])
+    level = {
+        "seeds": list(range(5)),
+        "seed_sets": _seed_sets(mixed, ["drail", "gail", "bc", "wail"]),
+    }
+    assert _seeds_text(level) == "0, 1, 2 (drail, gail); 0, 1, 2, 3, 4 (bc)"  # wail ran none
 
 
 def test_report_renders_in_headless_chromium(smoke_bench, tmp_path):

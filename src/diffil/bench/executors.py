@@ -49,11 +49,24 @@ class LocalPool:
             mp_context=multiprocessing.get_context("spawn"),
             initializer=start_worker,
         )
-        pending: dict[Future, CellJob] = {self.pool.submit(run_cell, j): j for j in jobs}
+        # One cell per worker in flight, the next submitted as one finishes: the pool hands
+        # queued calls to its workers ahead of time, and those run even after close()
+        # cancels the rest, so a queue would start new cells after Ctrl-C.
+        queue = iter(jobs)
+        pending: dict[Future, CellJob] = {}
+
+        def submit_next() -> None:
+            job = next(queue, None)
+            if job is not None and self.pool is not None:
+                pending[self.pool.submit(run_cell, job)] = job
+
+        for _ in range(self.slots):
+            submit_next()
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
                 job = pending.pop(future)
+                submit_next()
                 try:
                     yield future.result()
                 except Exception as exc:  # the worker process died (out of memory, killed)
@@ -68,7 +81,7 @@ class LocalPool:
             # the pool has no public handle on its processes; SIGTERM makes each checkpoint
             for process in list(getattr(self.pool, "_processes", {}).values()):
                 process.terminate()
-        self.pool.shutdown(wait=True, cancel_futures=True)
+        self.pool.shutdown(wait=True)
         self.pool = None
 
 

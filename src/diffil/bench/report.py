@@ -111,6 +111,24 @@ def _budget(cells: list[CellResult]) -> str:
     return "; ".join(parts) or "unknown (no cell has started)"
 
 
+def _seed_sets(cells: list[CellResult], methods: list[str]) -> list[dict[str, Any]]:
+    """The level's seeds, grouped by the methods that ran them: one entry when every method
+    has the same seeds, several when (say) BC ran 5 seeds and the online methods 3."""
+    groups: dict[tuple[int, ...], list[str]] = {}
+    for method in methods:
+        seeds = tuple(sorted({c.seed for c in cells if c.method == method}))
+        if seeds:
+            groups.setdefault(seeds, []).append(method)
+    return [{"seeds": list(seeds), "methods": names} for seeds, names in groups.items()]
+
+
+def _seeds_text(level: dict[str, Any]) -> str:
+    sets = level.get("seed_sets") or [{"seeds": level["seeds"], "methods": []}]
+    if len(sets) == 1:
+        return ", ".join(map(str, sets[0]["seeds"]))
+    return "; ".join(f"{', '.join(map(str, s['seeds']))} ({', '.join(s['methods'])})" for s in sets)
+
+
 def _synthetic_demos(
     demonstrations: dict[str, dict[str, Any]], cells: list[CellResult]
 ) -> list[str]:
@@ -191,6 +209,7 @@ def _level(
         "metric": next((c.metric for c in cells if c.metric), "score"),
         "budget": _budget(cells),
         "seeds": sorted({c.seed for c in cells}),
+        "seed_sets": _seed_sets(cells, methods),
         "rows": rows,
         "published_source": (published or {}).get("source") if paper else None,
         "focus": focus if focus_runs else None,
@@ -419,7 +438,7 @@ def _conditions(data: dict[str, Any], level: dict[str, Any]) -> list[str]:
     lines = [
         f"score: {level['metric']} x 100 on {', '.join(level['tasks'])}",
         f"budget: {level['budget']}",
-        f"seeds: {', '.join(map(str, level['seeds']))}",
+        f"seeds: {_seeds_text(level)}",
         f"machine: {data['machine']}",
         f"date: first bench run started {data['runs_started']}, last cell finished "
         f"{data['last_run']}; report {data['report_date']}",

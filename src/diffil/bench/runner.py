@@ -42,7 +42,7 @@ from diffil.bench.demos import (
 from diffil.bench.executors import Executor, LocalPool, RayTasks
 from diffil.bench.reuse import copy_reusable_cells
 from diffil.bench.suite import Cell, Suite
-from diffil.errors import DiffilError
+from diffil.errors import DiffilError, TrainingInterrupted
 from diffil.utils.config import deep_merge
 from diffil.utils.progress import format_duration
 from diffil.utils.provenance import RESULT_PACKAGES, machine, utc_now, versions
@@ -273,6 +273,13 @@ def run_suite(
             write_json(out / STATUS, status)
             progress.update(outcome)
         interrupted = False
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: close() makes the running cells checkpoint
+        raise TrainingInterrupted(
+            f"interrupted with {progress.done} of {len(jobs)} cells finished; the running "
+            "cells saved their checkpoints",
+            f"run the same command again (--out {out}): finished cells are reused and "
+            "interrupted ones resume",
+        ) from None
     finally:
         executor.close(interrupted)
     for job in jobs:  # cells that finished before keep their recorded state
