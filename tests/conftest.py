@@ -1,8 +1,12 @@
-"""Shared fixtures: small demonstration sets made once per test session."""
+"""Shared fixtures: small demonstration sets made once per test session, and ``diffil``
+commands started as processes."""
 
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -25,3 +29,27 @@ def umaze_copy(umaze_demos):
     import copy
 
     return copy.deepcopy(umaze_demos)
+
+
+@pytest.fixture()
+def diffil_process():
+    """Start ``python -m diffil.cli ARGS`` in a session of its own (one thread, stdout and stderr
+    in one pipe); a command still running when the test ends is killed with its workers."""
+    started: list[subprocess.Popen] = []
+
+    def start(args: list[str]) -> subprocess.Popen:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "diffil.cli", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "OMP_NUM_THREADS": "1"},
+            start_new_session=True,
+        )
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)

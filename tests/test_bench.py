@@ -7,7 +7,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -114,29 +113,17 @@ def test_killed_cell_resumes_from_its_checkpoint(smoke_bench):
     assert [r.split(",")[0] for r in rows[1:]] == ["512", "1024"]
 
 
-def test_kill_stops_the_running_cells_and_starts_no_more(tmp_path):
+def test_kill_stops_the_running_cells_and_starts_no_more(tmp_path, diffil_process):
     out = tmp_path / "bench"
-    command = [sys.executable, "-m", "diffil.cli", "bench", "run", "smoke", "--methods", "gail"]
-    command += ["--regimes", "cov100", "--seeds", "0,1,2,3", "--steps", "10000000"]
-    command += ["--workers", "1", "--out", str(out)]
-    process = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
-        start_new_session=True,  # its workers too are killed below if it does not stop
-    )
+    args = ["bench", "run", "smoke", "--methods", "gail", "--regimes", "cov100"]
+    args += ["--seeds", "0,1,2,3", "--steps", "10000000", "--workers", "1", "--out", str(out)]
+    process = diffil_process(args)
     first = out / "runs" / "pointmaze-umaze" / "cov100" / "gail-s0"
-    try:
-        deadline = time.monotonic() + 120
-        while not (first / "metrics.csv").exists() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=120)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 120
+    while not (first / "metrics.csv").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=120)
     assert "Traceback" not in output, output
     # the running cell saved its checkpoint; the queued ones never started
     assert (first / "checkpoints" / "latest" / "state.json").is_file(), output

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import signal
-import subprocess
-import sys
 import tempfile
 import time
 
@@ -175,26 +172,20 @@ def test_a_run_directory_takes_one_trainer_at_a_time(tmp_path, capsys):
     assert train(resume=out, steps=512, progress=False).env_steps == 512
 
 
-def test_kill_stops_a_training_process_like_ctrl_c(tmp_path):
+def test_kill_stops_a_training_process_like_ctrl_c(tmp_path, diffil_process):
     out = tmp_path / "run"
-    command = [sys.executable, "-m", "diffil.cli", "train", "gail", "--task", "pointmaze-umaze"]
-    command += ["--steps", "10000000", "--out", str(out), "--set", "num_demos=10"]
-    command += ["--set", "ppo.net_arch=[16,16]", "--set", "reward.model.hidden=[32,32]"]
-    process = subprocess.Popen(
-        command,
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        text=True,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
-    )
+    args = ["train", "gail", "--task", "pointmaze-umaze", "--steps", "10000000", "--out", str(out)]
+    args += ["--set", "num_demos=10", "--set", "ppo.net_arch=[16,16]"]
+    args += ["--set", "reward.model.hidden=[32,32]"]
+    process = diffil_process(args)
     deadline = time.monotonic() + 120
     while not (out / "metrics.csv").exists() and time.monotonic() < deadline:
         time.sleep(0.2)
     process.send_signal(signal.SIGTERM)
-    _, err = process.communicate(timeout=120)
-    assert process.returncode == 130, err  # as after Ctrl-C
-    assert "checkpoint saved; resume with: diffil train --resume" in err, err
-    assert "Traceback" not in err, err
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 130, output  # as after Ctrl-C
+    assert "checkpoint saved; resume with: diffil train --resume" in output, output
+    assert "Traceback" not in output, output
     state = json.loads((out / "checkpoints" / "latest" / "state.json").read_text())
     assert state["env_steps"] >= int(rows(out)[-1]["env_steps"]) > 0
 
