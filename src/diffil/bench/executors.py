@@ -44,7 +44,7 @@ class LocalPool:
     def run(self, jobs: list[CellJob]) -> Iterator[CellOutcome]:
         if not jobs:
             return
-        self.pool = ProcessPoolExecutor(
+        self.pool = pool = ProcessPoolExecutor(
             max_workers=min(self.slots, len(jobs)),
             mp_context=multiprocessing.get_context("spawn"),
             initializer=start_worker,
@@ -57,8 +57,8 @@ class LocalPool:
 
         def submit_next() -> None:
             job = next(queue, None)
-            if job is not None and self.pool is not None:
-                pending[self.pool.submit(run_cell, job)] = job
+            if job is not None:
+                pending[pool.submit(run_cell, job)] = job
 
         for _ in range(self.slots):
             submit_next()

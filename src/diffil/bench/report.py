@@ -123,7 +123,7 @@ def _seed_sets(cells: list[CellResult], methods: list[str]) -> list[dict[str, An
 
 
 def _seeds_text(level: dict[str, Any]) -> str:
-    sets = level.get("seed_sets") or [{"seeds": level["seeds"], "methods": []}]
+    sets = level["seed_sets"]
     if len(sets) == 1:
         return ", ".join(map(str, sets[0]["seeds"]))
     return "; ".join(f"{', '.join(map(str, s['seeds']))} ({', '.join(s['methods'])})" for s in sets)
