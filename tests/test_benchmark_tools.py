@@ -12,7 +12,7 @@ import pytest
 from benchmarks import learning_curves, report
 
 from diffil.envs.registry import get_task
-from diffil.utils.provenance import HAND_NOTES
+from diffil.utils.provenance import HAND_NOTES, machine
 
 
 @pytest.fixture
@@ -41,6 +41,18 @@ def test_a_result_without_notes_by_hand_is_rewritten_whole(results_dir: Path) ->
     text = path.read_text()
     assert "first notes" not in text and "second notes" in text
     assert HAND_NOTES not in text
+
+
+def test_the_machine_line_names_the_gpu_only_where_torch_sees_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert "GPU" not in machine()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda index=0: "Example GPU")
+    assert "cores, GPU Example GPU, " in machine()
 
 
 def write_run(run: Path, evaluations: dict[int, float], every: int = 1000) -> Path:

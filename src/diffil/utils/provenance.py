@@ -7,6 +7,7 @@ import datetime
 import importlib.metadata
 import os
 import platform
+import sys
 from pathlib import Path
 
 # the packages whose versions a recorded result names
@@ -26,7 +27,8 @@ def with_hand_notes(path: Path, text: str) -> str:
 
 
 def machine() -> str:
-    """CPU model, cores available to this process, OS and Python, in one line."""
+    """CPU model, cores available to this process, the GPU if torch sees one, OS and Python, in
+    one line."""
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -37,7 +39,11 @@ def machine() -> str:
         pass
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     system = f"{platform.system()} {platform.release()}"
-    return f"{cpu}, {cores} cores, {system}, Python {platform.python_version()}"
+    torch = sys.modules.get("torch")  # a GPU is named only where torch is already in use
+    gpu = ""
+    if torch is not None and torch.cuda.is_available():
+        gpu = f", GPU {torch.cuda.get_device_name(0)}"
+    return f"{cpu}, {cores} cores{gpu}, {system}, Python {platform.python_version()}"
 
 
 def versions(*packages: str) -> dict[str, str]:
