@@ -109,9 +109,6 @@ def main() -> None:
                   flush=True)  # fmt: skip
     data["seconds_per_step"] = per_step
 
-    def key(method: str, device: str) -> str:
-        return f"{method}/{device}"
-
     def ratio(num: str, den: str) -> tuple[float, list[float]]:
         each = [a / b for a, b in zip(per_step[num], per_step[den], strict=True)]
         return statistics.median(each), each
@@ -137,7 +134,7 @@ def main() -> None:
         "|---|---|---|---|",
     ]
     for device, method in runs:
-        med = statistics.median(per_step[key(method, device)])
+        med = statistics.median(per_step[f"{method}/{device}"])
         name = (
             "PPO on the true reward" if method == "ppo" else "DRAIL (reward learning + relabelling)"
         )
@@ -145,15 +142,15 @@ def main() -> None:
     lines.append("")
     for device in devices:
         label = "DRAIL / PPO ratio" + (f" on {device}" if len(devices) > 1 else "")
-        lines += [ratio_line(label, key("drail", device), key("ppo", device)), ""]
+        lines += [ratio_line(label, f"drail/{device}", f"ppo/{device}"), ""]
     for device in devices[1:]:
         for method in ("ppo", "drail"):
             label = f"{method.upper()} {device} / {devices[0]} ratio"
-            lines += [ratio_line(label, key(method, device), key(method, devices[0])), ""]
+            lines += [ratio_line(label, f"{method}/{device}", f"{method}/{devices[0]}"), ""]
 
     first = devices[0]
     drail_rate = statistics.median(data[f"throughput/DRAIL (1 draw)/{first}"])
-    drail_ratio = ratio(key("drail", first), key("ppo", first))[0]
+    drail_ratio = ratio(f"drail/{first}", f"ppo/{first}")[0]
     notes = (
         f"Targets (on {first}): DRAIL scoring >= 100k pairs/s: "
         f"{'met' if drail_rate >= 1e5 else 'NOT met'}; DRAIL/PPO wall-clock ratio <= 1.5: "
