@@ -261,6 +261,29 @@ def test_bc_warm_start_is_ignored_out_loud_where_there_is_no_ppo_policy(tmp_path
     assert "bc_warm_start has no effect on bc" in capsys.readouterr().out
 
 
+def test_bc_regularisation_keeps_pulling_the_actor_toward_the_demonstrations(tmp_path):
+    def action_error(run, **options):
+        overrides = {**TINY, "bc_regularisation": 0, "ppo": {**TINY["ppo"], "learning_rate": 1e-3}}
+        overrides.update(options)
+        train("gail", "pointmaze-umaze", steps=640, out=tmp_path / run, overrides=overrides)
+        policy = __import__("diffil").Policy.load(tmp_path / run / "policy.pt")
+        demos = __import__("diffil").load_dataset(tmp_path / run / "demos.hdf5").transitions()
+        return float(np.mean((policy.predict(demos.obs) - demos.acts) ** 2)), rows(tmp_path / run)
+
+    plain, plain_rows = action_error("plain")
+    pulled, pulled_rows = action_error("pulled", bc_regularisation=300)
+    assert pulled < 0.5 * plain  # 4 BC passes between the 5 PPO rollouts
+    assert "bc_mse" not in plain_rows[0]
+    mse = [r["bc_mse"] for r in pulled_rows]
+    assert mse[0] == "" and all(float(m) >= 0 for m in mse[1:])  # none before the first update
+
+
+def test_bc_regularisation_is_ignored_out_loud_where_there_is_no_ppo_policy(tmp_path, capsys):
+    overrides = {**TINY, "bc_regularisation": 10, "bc": {"steps": 20, "batch_size": 64}}
+    train("bc", "pointmaze-umaze", out=tmp_path / "b", overrides=overrides)
+    assert "bc_regularisation has no effect on bc" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("method", ["gail", "drail"])
 def test_reward_models_learn_to_separate_agent_from_expert_in_the_loop(tmp_path, method):
     overrides = {**TINY, "reward": {**TINY["reward"], "updates_per_rollout": 20}}

@@ -136,6 +136,10 @@ class TrainConfig:
     # from the demonstrations' statistics. Only reward-learning methods on PPO have such a
     # policy; other runs say so at the start and ignore it (so a task preset can set it).
     bc_warm_start: bool = False
+    # after every PPO update (from the second rollout on), this many BC steps of bc.batch_size
+    # on the demos at ppo.learning_rate pull the actor's mean back toward the expert's actions,
+    # as DAPG's behaviour-cloning term does. 0 = off. Same methods as bc_warm_start.
+    bc_regularisation: int = 0
     checkpoint_every: int = 50_000  # environment steps between checkpoints
     reward_source: str | None = None
     ppo: PPOConfig = field(default_factory=PPOConfig)
@@ -208,10 +212,14 @@ class TrainConfig:
         return self
 
     @property
+    def has_ppo_actor(self) -> bool:
+        """A method that learns a reward, with PPO as its backbone: an actor BC can shape."""
+        return self.rl == "ppo" and get_method(self.method).reward_model is not None
+
+    @property
     def warm_starts_policy(self) -> bool:
-        """``bc_warm_start`` applies: a method that learns a reward, with PPO as its backbone."""
-        learns_reward = get_method(self.method).reward_model is not None
-        return self.bc_warm_start and self.rl == "ppo" and learns_reward
+        """``bc_warm_start`` applies (see ``has_ppo_actor``)."""
+        return self.bc_warm_start and self.has_ppo_actor
 
     def to_dict(self) -> dict[str, Any]:
         def plain(value: Any) -> Any:

@@ -120,6 +120,11 @@ class Trainer:
                 f"note: bc_warm_start has no effect on {config.method} with rl={config.rl} "
                 "(it initialises the PPO policy of a method that learns a reward)"
             )
+        if config.bc_regularisation and not config.has_ppo_actor:
+            self.say(
+                f"note: bc_regularisation has no effect on {config.method} with rl={config.rl} "
+                "(it acts on the PPO policy of a method that learns a reward)"
+            )
         if config.reward.absorbing and self.method.reward_model is None:
             self.say(
                 f"note: reward.absorbing has no effect on {config.method} (it adds an absorbing "
@@ -542,20 +547,27 @@ class OnlineTrainer(ImitationTrainer):
         if isinstance(self.venv, VecNormalize):  # start the running statistics at the demos'
             rms = self.venv.obs_rms
             rms.mean, rms.var, rms.count = obs.mean(axis=0), obs.var(axis=0), float(len(obs))
-            obs = self.venv.normalize_obs(obs)
         bc = self.config.bc
-        error = warm_start_actor(
-            self.model.policy,
-            obs,
-            self.expert.acts,
-            steps=bc.steps,
-            batch_size=bc.batch_size,
-            learning_rate=bc.learning_rate,
-            rng=self.rng,
-        )
+        error = self.clone_demonstrations(bc.steps, bc.learning_rate)
         self.say(
             f"warm-started the policy on the demonstrations: {bc.steps:,} BC steps, "
             f"action MSE {error:.4f}"
+        )
+
+    def clone_demonstrations(self, steps: int, learning_rate: float) -> float:
+        """``steps`` BC steps of the actor on the demos (seen through the current observation
+        normalisation); returns the action MSE on a fresh batch."""
+        obs = self.expert.obs
+        if isinstance(self.venv, VecNormalize):
+            obs = self.venv.normalize_obs(obs)
+        return warm_start_actor(
+            self.model.policy,
+            obs,
+            self.expert.acts,
+            steps=steps,
+            batch_size=self.config.bc.batch_size,
+            learning_rate=learning_rate,
+            rng=self.rng,
         )
 
     # ---- Table 1, lines 4-6: the reward step of one iteration ---------------------------------
@@ -649,15 +661,26 @@ class _ImitationCallback(BaseCallback):
         super().__init__()
         self.trainer = trainer
         self.reporter = ProgressReporter(trainer, trainer.model.num_timesteps)
+        self.started_at = trainer.model.num_timesteps
+        self.bc_mse: float | None = None
 
     def _on_step(self) -> bool:
         return True
+
+    def _on_rollout_start(self) -> None:
+        # PPO's update of the last rollout is done: the BC term of bc_regularisation
+        t = self.trainer
+        steps = t.config.bc_regularisation
+        if steps and t.config.has_ppo_actor and self.model.num_timesteps > self.started_at:
+            self.bc_mse = t.clone_demonstrations(steps, t.config.ppo.learning_rate)
 
     def _on_rollout_end(self) -> None:
         t = self.trainer
         row: dict[str, Any] = t.reward_step(
             self.model.rollout_buffer, t.recorder, self.locals["values"], self.locals["dones"]
         )
+        if t.config.bc_regularisation and t.config.has_ppo_actor:
+            row["bc_mse"] = self.bc_mse  # a column from the first row on (None there)
         self.reporter.report(self.model.num_timesteps, list(self.model.ep_info_buffer), row)
 
 
