@@ -662,6 +662,8 @@ class _ImitationCallback(BaseCallback):
         self.trainer = trainer
         self.reporter = ProgressReporter(trainer, trainer.model.num_timesteps)
         self.started_at = trainer.model.num_timesteps
+        cfg = trainer.config
+        self.bc_steps = cfg.bc_regularisation if cfg.has_ppo_actor else 0
         self.bc_mse: float | None = None
 
     def _on_step(self) -> bool:
@@ -669,17 +671,16 @@ class _ImitationCallback(BaseCallback):
 
     def _on_rollout_start(self) -> None:
         # PPO's update of the last rollout is done: the BC term of bc_regularisation
-        t = self.trainer
-        steps = t.config.bc_regularisation
-        if steps and t.config.has_ppo_actor and self.model.num_timesteps > self.started_at:
-            self.bc_mse = t.clone_demonstrations(steps, t.config.ppo.learning_rate)
+        if self.bc_steps and self.model.num_timesteps > self.started_at:
+            t = self.trainer
+            self.bc_mse = t.clone_demonstrations(self.bc_steps, t.config.ppo.learning_rate)
 
     def _on_rollout_end(self) -> None:
         t = self.trainer
         row: dict[str, Any] = t.reward_step(
             self.model.rollout_buffer, t.recorder, self.locals["values"], self.locals["dones"]
         )
-        if t.config.bc_regularisation and t.config.has_ppo_actor:
+        if self.bc_steps:
             row["bc_mse"] = self.bc_mse  # a column from the first row on (None there)
         self.reporter.report(self.model.num_timesteps, list(self.model.ep_info_buffer), row)
 
