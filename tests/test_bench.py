@@ -18,7 +18,7 @@ import yaml
 import diffil
 from diffil.algorithms.config import resolve_config
 from diffil.bench import load_suite, run_suite, shipped_suites
-from diffil.bench.cell import COPIED, FAILED, RESUMED, REUSED, TRAINED
+from diffil.bench.cell import COPIED, FAILED, INTERRUPTED, RESUMED, REUSED, TRAINED
 from diffil.bench.demos import demo_sources, ensure_demonstrations
 from diffil.bench.pack import pack_bench
 from diffil.bench.report import _seed_sets, _seeds_text, build_report
@@ -130,6 +130,9 @@ def test_kill_stops_the_running_cells_and_starts_no_more(tmp_path, diffil_proces
     assert [p.name for p in first.parent.iterdir()] == ["gail-s0"], output
     assert process.returncode == 130, output  # as after Ctrl-C
     assert "interrupted with 0 of 4 cells finished" in output, output
+    status = json.loads((out / STATUS).read_text())  # only the started cell, as interrupted
+    assert list(status) == ["pointmaze-umaze/cov100/gail-s0"], status
+    assert status["pointmaze-umaze/cov100/gail-s0"]["state"] == INTERRUPTED
 
 
 def test_failed_cell_is_recorded_and_the_others_finish(smoke_bench):

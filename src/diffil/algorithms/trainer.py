@@ -670,7 +670,9 @@ class _ImitationCallback(BaseCallback):
         return True
 
     def _on_rollout_start(self) -> None:
-        # PPO's update of the last rollout is done: the BC term of bc_regularisation
+        # PPO's update of the last rollout is done: the BC term of bc_regularisation. Not on
+        # the first rollout of a run or of a resume: a checkpoint is written at a rollout's end,
+        # before PPO's update, so the policy it holds has had every BC pass due so far
         if self.bc_steps and self.model.num_timesteps > self.started_at:
             t = self.trainer
             self.bc_mse = t.clone_demonstrations(self.bc_steps, t.config.ppo.learning_rate)

@@ -22,6 +22,7 @@ RUNS_DIR = "runs"  # a bench folder's cells: OUT/runs/<task>/<regime>/<method>-s
 
 # what an outcome's state can be (copied: from another bench folder, by --reuse)
 TRAINED, RESUMED, REUSED, COPIED, FAILED = "trained", "resumed", "reused", "copied", "failed"
+INTERRUPTED = "interrupted"  # status.json only: a cell stopped by Ctrl-C, resumed next time
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Running a suite: every cell an ordinary run directory below ``OUT/runs``.
 
     OUT/bench.json      the suite, the command, machine and dates (what the report reads)
-    OUT/status.json     each cell's last outcome: trained, resumed, reused or failed (its error)
+    OUT/status.json     each cell's last outcome: trained, resumed, reused, copied, failed (its
+                        error) or interrupted (by Ctrl-C; the next run resumes it)
     OUT/data/*.hdf5     the demonstrations, made once and shared by the cells that use them
                         (bench.json keeps their digests: one made again must be the same)
     OUT/runs/<task>/<regime>/<method>-s<seed>/   the cells' run directories
@@ -26,6 +27,7 @@ from typing import Any
 from diffil.bench.cell import (
     COPIED,
     FAILED,
+    INTERRUPTED,
     REUSED,
     RUNS_DIR,
     CellJob,
@@ -43,6 +45,7 @@ from diffil.bench.executors import Executor, LocalPool, RayTasks
 from diffil.bench.reuse import copy_reusable_cells
 from diffil.bench.suite import Cell, Suite
 from diffil.errors import DiffilError, TrainingInterrupted
+from diffil.runs.run_dir import CONFIG
 from diffil.utils.config import deep_merge
 from diffil.utils.progress import format_duration
 from diffil.utils.provenance import RESULT_PACKAGES, machine, utc_now, versions
@@ -202,6 +205,24 @@ class Progress:
         self.say(self.line())
 
 
+def _record_interrupted(
+    out: Path, todo: list[CellJob], status: dict[str, Any], summary: BenchSummary
+) -> None:
+    """On Ctrl-C: the cells of this call that had started and not finished are recorded as
+    interrupted in status.json (the next run resumes them)."""
+    for job in todo:
+        started = (Path(job.path) / CONFIG).is_file()
+        if job.name in summary.outcomes or not started or is_finished(job.path):
+            continue
+        status[job.name] = {
+            "state": INTERRUPTED,
+            "seconds": 0.0,
+            "error": "stopped before its end; the next `diffil bench run` resumes it",
+            "when": utc_now(),
+        }
+    write_json(out / STATUS, status)
+
+
 def run_suite(
     suite: Suite,
     out: str | Path,
@@ -274,6 +295,7 @@ def run_suite(
             progress.update(outcome)
         interrupted = False
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: close() makes the running cells checkpoint
+        _record_interrupted(out, todo, status, summary)
         raise TrainingInterrupted(
             f"interrupted with {progress.done} of {len(jobs)} cells finished; the running "
             "cells saved their checkpoints",
