@@ -261,6 +261,13 @@ def test_bc_warm_start_is_ignored_out_loud_where_there_is_no_ppo_policy(tmp_path
     assert "bc_warm_start has no effect on bc" in capsys.readouterr().out
 
 
+def test_a_preset_setting_a_method_ignores_gets_no_note(tmp_path, capsys):
+    # the maze family preset sets bc_warm_start for every method; BC was not asked for it
+    overrides = {**TINY, "bc": {"steps": 20, "batch_size": 64}}
+    train("bc", "pointmaze-umaze", out=tmp_path / "b", overrides=overrides)
+    assert "has no effect" not in capsys.readouterr().out
+
+
 def test_bc_regularisation_keeps_pulling_the_actor_toward_the_demonstrations(tmp_path):
     def action_error(run, **options):
         overrides = {**TINY, "bc_regularisation": 0, "ppo": {**TINY["ppo"], "learning_rate": 1e-3}}

@@ -221,6 +221,29 @@ class TrainConfig:
         """``bc_warm_start`` applies (see ``has_ppo_actor``)."""
         return self.bc_warm_start and self.has_ppo_actor
 
+    def ignored(self, asked: dict[str, Any]) -> list[str]:
+        """A note for each setting in ``asked`` (the user's overrides) that this method does
+        not use. Presets may set them for every method of a family without a note."""
+        notes = []
+        if asked.get("bc_warm_start") and not self.warm_starts_policy:
+            notes.append(
+                f"note: bc_warm_start has no effect on {self.method} with rl={self.rl} "
+                "(it initialises the PPO policy of a method that learns a reward)"
+            )
+        if asked.get("bc_regularisation") and not self.has_ppo_actor:
+            notes.append(
+                f"note: bc_regularisation has no effect on {self.method} with rl={self.rl} "
+                "(it acts on the PPO policy of a method that learns a reward)"
+            )
+        if (asked.get("reward") or {}).get("absorbing") and get_method(
+            self.method
+        ).reward_model is None:
+            notes.append(
+                f"note: reward.absorbing has no effect on {self.method} (it adds an absorbing "
+                "state to a reward model's data)"
+            )
+        return notes
+
     def to_dict(self) -> dict[str, Any]:
         def plain(value: Any) -> Any:
             if isinstance(value, tuple):

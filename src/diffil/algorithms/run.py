@@ -104,6 +104,9 @@ def train(
         "reward_source": None if reward is None else str(reward),
     }
     config = new_run_config(method, task, overrides=overrides, **given)
+    if progress:
+        for note in config.ignored(overrides or {}):
+            print(note)
     if n_envs is not None and config.rl == "sac":
         config.sac.n_envs = n_envs
     if demos is None and config.demos is None and uses_demos and not is_multitask(task):

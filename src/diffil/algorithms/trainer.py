@@ -115,21 +115,6 @@ class Trainer:
                 save_dataset(demos, run.path / DEMOS_FILE, task=self.task)
             self.demos = load_demonstrations(config, self.task, run)
             self.expert = self.demos.transitions()
-        if config.bc_warm_start and not config.warm_starts_policy:
-            self.say(
-                f"note: bc_warm_start has no effect on {config.method} with rl={config.rl} "
-                "(it initialises the PPO policy of a method that learns a reward)"
-            )
-        if config.bc_regularisation and not config.has_ppo_actor:
-            self.say(
-                f"note: bc_regularisation has no effect on {config.method} with rl={config.rl} "
-                "(it acts on the PPO policy of a method that learns a reward)"
-            )
-        if config.reward.absorbing and self.method.reward_model is None:
-            self.say(
-                f"note: reward.absorbing has no effect on {config.method} (it adds an absorbing "
-                "state to a reward model's data)"
-            )
         self.started = time.perf_counter()
         self.elapsed_before = 0.0  # wall-clock of earlier sessions of a resumed run
         self.first_success_90: dict[str, float] | None = None
