@@ -117,3 +117,16 @@ def test_set_and_config_files_read_exponent_numbers_as_numbers() -> None:
     known = {"ppo": parsed["ppo"], "steps": parsed["steps"]}
     config = resolve_config("drail", "pointmaze-umaze", known)
     assert config.ppo.learning_rate == 1e-4 and config.steps == 2_000_000
+
+
+def test_pointmaze_large_preset_gives_every_method_its_measured_settings() -> None:
+    for method in METHODS:
+        config = resolve_config(method, "pointmaze-large")
+        own = preset("methods", method).get("num_demos")  # diffuser-irl's 10 (its reference's)
+        assert (config.num_demos, config.bc_regularisation) == (own or 300, 80), method
+    for task in ("pointmaze-umaze", "pointmaze-medium"):  # a task setting, not the family's
+        config = resolve_config("drail", task)
+        assert (config.num_demos, config.bc_regularisation) == (100, 0), task
+    assert (
+        resolve_config("drail", "pointmaze-large", {"bc_regularisation": 0}).bc_regularisation == 0
+    )
