@@ -660,6 +660,38 @@ def test_shipped_suites_expand_to_stable_cells():
     assert job.demos == "/o/data/pointmaze-medium-cov0.25-noise1-act0.5-successful.hdf5"
 
 
+@pytest.mark.parametrize(
+    "path",
+    sorted((Path(__file__).parents[1] / "benchmarks" / "suites").glob("*.yaml")),
+    ids=lambda p: p.stem,
+)
+def test_variant_suites_in_benchmarks_resolve_every_cell(path):
+    """The variant suites the docs tell users to run (benchmarks/suites/*.yaml) load, and every
+    cell resolves a config that carries the suite's overrides."""
+    from diffil.algorithms.methods import get_method
+    from diffil.algorithms.run import new_run_config
+
+    suite = load_suite(path)
+    assert suite.name == path.stem and suite.cells()
+    for cell in suite.cells():
+        job = job_for(cell, suite, Path("/o"))
+        config = new_run_config(
+            job.method, job.task, demos=job.demos, steps=job.steps, overrides=job.overrides
+        )
+        if suite.budget.online is not None and not get_method(cell.method).offline:
+            assert config.steps == suite.budget.online, cell.name
+        resolved = yaml.safe_load(config.to_yaml())
+        _assert_contains(resolved, suite.overrides, cell.name)
+
+
+def _assert_contains(data: dict, wanted: dict, where: str) -> None:
+    for key, value in wanted.items():
+        if isinstance(value, dict):
+            _assert_contains(data[key], value, f"{where}: {key}")
+        else:
+            assert data[key] == value, (where, key)
+
+
 def test_demonstrations_can_come_from_another_reset_noise_than_training(tmp_path):
     suite = load_suite("fetch-push").select(methods=["bc"], seeds=[0])
     cells = {c.regime.name: c for c in suite.cells()}
