@@ -25,6 +25,7 @@ from pathlib import Path
 
 from benchmarks.common import DIFFIL, add_set_option, diffil_train, single_thread_env
 from benchmarks.report import write_result
+from diffil.algorithms.config import read_run_config
 from diffil.algorithms.methods import get_method
 
 # The `imitation` library (1.0.1, PPO with 8 envs, the same 100 scripted demos, this machine), as
@@ -134,9 +135,16 @@ def main() -> None:
         if not mine:
             continue
         seeds = sorted({r["seed"] for r in mine})
+        demos = sorted(
+            {
+                read_run_config(args.runs / f"{task}-{r['method']}-s{r['seed']}").num_demos
+                for r in mine
+            }
+        )
         table = "\n".join(
             [
-                f"Seeds {seeds} (see the per-seed column); 100 scripted demos; the task preset's "
+                f"Seeds {seeds} (see the per-seed column); "
+                f"{' or '.join(map(str, demos))} scripted demos; the task preset's "
                 "budget; success over 100 evaluation episodes (all start/goal cells) of the final "
                 "policy; 'to 90%' = first periodic evaluation (30 episodes) at >= 90%. "
                 + (
