@@ -182,7 +182,17 @@ def main() -> None:
                 "success over the final evaluation of each run (eval.json: 100 start/goal pairs "
                 "on the mazes). A learned-reward row's seed is both its source run's and its PPO "
                 f"run's. Runs used one torch thread each, {args.parallel} at a time."
-                + (f" Overrides: {', '.join(args.sets)}." if args.sets else ""),
+                + (f" Overrides: {', '.join(args.sets)}." if args.sets else "")
+                + (
+                    f" Source runs found finished under `{args.source_runs}` were reused, not "
+                    "trained by this command: their config.yaml says how they were trained."
+                    if args.source_runs
+                    and any(
+                        r["source_run"] and Path(r["source_run"]).parent == args.source_runs
+                        for r in rows
+                    )
+                    else ""
+                ),
                 "",
                 summarise(rows),
             ]
