@@ -815,3 +815,38 @@ def test_augmented_regime_trains_on_real_then_synthetic_demos(tmp_path):
     assert len(manifest["history"]) == 2 and augmented_path.name in manifest["demonstrations"]
     levels = {level["regime"]: level for level in build_report(packed).data["levels"]}
     assert levels["aug"]["synthetic_demos"] == [line] and levels["real"]["synthetic_demos"] == []
+
+
+def test_a_cell_on_shipped_demonstrations_is_copied_for_a_cell_without_its_own(tmp_path):
+    """A suite cell with no demonstrations of its own trains on the task's shipped ones (the
+    `defaults` suite on hopper); a finished cell that trained on those is reusable for it, and
+    one that trained on other demonstrations is not."""
+    from dataclasses import replace
+
+    from diffil.algorithms.run import train
+    from diffil.bench.cell import CellJob
+    from diffil.bench.reuse import why_not_reusable
+    from diffil.datasets import shipped_demonstrations
+
+    source = tmp_path / "source"
+    cell = source / "runs" / "hopper" / "default" / "bc-s0"
+    overrides = {"bc": {"steps": 10}, "eval": {"episodes": 1, "final_episodes": 1}}
+    job = CellJob(
+        name="hopper/default/bc-s0",
+        path=str(tmp_path / "fresh" / "runs" / "hopper" / "default" / "bc-s0"),
+        method="bc",
+        task="hopper",
+        seed=0,
+        overrides=overrides,
+    )
+    train("bc", "hopper", seed=0, out=cell, overrides=overrides, progress=False)
+    assert why_not_reusable(job, cell, source) is None
+
+    other = tmp_path / "other.hdf5"
+    shutil.copyfile(shipped_demonstrations("hopper"), other)
+    with h5py.File(other, "r+") as f:  # one action of one episode changed
+        episode = sorted(k for k in f if k.startswith("episode_"))[0]
+        f[episode]["actions"][0, 0] += 0.01
+    changed = source / "runs" / "hopper" / "default" / "bc-s1"
+    train("bc", "hopper", demos=other, seed=1, out=changed, overrides=overrides, progress=False)
+    assert why_not_reusable(replace(job, seed=1), changed, source) == "its demonstrations differ"

@@ -73,14 +73,31 @@ def why_not_reusable(job: CellJob, candidate: Path, source: Path) -> str | None:
     if mine != other:
         keys = sorted(k for k in mine.keys() | other.keys() if mine.get(k) != other.get(k))
         return f"its config differs ({', '.join(keys)})"
-    if job.demos is None:
+    wanted = job.demos if job.demos is not None else _shipped_demos(ours)
+    if wanted is None:
         return None if theirs.demos is None else "it trained on demonstrations, this cell has none"
     found = _source_demos(source, theirs.demos)
     if found is None:
         return f"its demonstrations ({theirs.demos}) are not there to compare"
-    if demos_digest(found) != demos_digest(Path(job.demos)):
+    if demos_digest(found) != demos_digest(Path(wanted)):
         return "its demonstrations differ"
     return None
+
+
+def _shipped_demos(config: Any) -> str | None:
+    """The demonstrations a cell without its own trains on, as `diffil train` picks them: the
+    task's shipped ones (e.g. hopper's), or None when its scripted expert makes them."""
+    from diffil.envs.multitask import is_multitask
+    from diffil.envs.registry import get_task
+    from diffil.experts.defaults import default_demonstrations
+
+    if is_multitask(config.task):
+        return None
+    try:
+        path = default_demonstrations(get_task(config.task), config.num_demos, progress=False)
+    except DiffilError:  # no demonstrations at all: the cell will fail with that message
+        return None
+    return None if path is None else str(path)
 
 
 def _candidates(name: str, sources: list[Path]) -> Iterator[tuple[Path, Path, bool]]:
