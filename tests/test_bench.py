@@ -823,9 +823,9 @@ def test_a_cell_on_shipped_demonstrations_is_copied_for_a_cell_without_its_own(t
     one that trained on other demonstrations is not."""
     from dataclasses import replace
 
-    from diffil.algorithms.run import train
+    from diffil.algorithms.run import new_run_config, train
     from diffil.bench.cell import CellJob
-    from diffil.bench.reuse import why_not_reusable
+    from diffil.bench.reuse import _shipped_demos, why_not_reusable
     from diffil.datasets import shipped_demonstrations
 
     source = tmp_path / "source"
@@ -850,3 +850,6 @@ def test_a_cell_on_shipped_demonstrations_is_copied_for_a_cell_without_its_own(t
     changed = source / "runs" / "hopper" / "default" / "bc-s1"
     train("bc", "hopper", demos=other, seed=1, out=changed, overrides=overrides, progress=False)
     assert why_not_reusable(replace(job, seed=1), changed, source) == "its demonstrations differ"
+    # a method that learns from no demonstrations (PPO on the true reward) is not given any
+    assert _shipped_demos(new_run_config("ppo", "hopper")) is None
+    assert _shipped_demos(new_run_config("bc", "hopper")) == str(shipped_demonstrations("hopper"))

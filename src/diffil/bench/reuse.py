@@ -11,7 +11,8 @@ copies such a cell from ``OTHER`` (a bench folder or a pack of one) when
 * its config, read as today's code reads it, equals the config this suite would train the cell
   with (the demonstrations' path aside), and
 * its demonstrations hold the same content as this folder's (every array and attribute; found at
-  the path its config names, or in ``OTHER/data`` under the same file name).
+  the path its config names, or in ``OTHER/data`` under the same file name), or, for a cell
+  that names none, as the task's shipped demonstrations that ``diffil train`` would use.
 
 Each copy is recorded in ``bench.json`` under ``copied`` (source, time, the demonstrations'
 content digest), so the report can say which cells the commands in its header did not train.
@@ -87,11 +88,14 @@ def why_not_reusable(job: CellJob, candidate: Path, source: Path) -> str | None:
 def _shipped_demos(config: Any) -> str | None:
     """The demonstrations a cell without its own trains on, as `diffil train` picks them: the
     task's shipped ones (e.g. hopper's), or None when its scripted expert makes them."""
+    from diffil.algorithms.methods import get_method
     from diffil.envs.multitask import is_multitask
     from diffil.envs.registry import get_task
     from diffil.experts.defaults import default_demonstrations
 
-    if is_multitask(config.task):
+    if config.demos is not None or is_multitask(config.task):
+        return config.demos
+    if not get_method(config.method).uses_demos:  # e.g. ppo on the true reward
         return None
     try:
         path = default_demonstrations(get_task(config.task), config.num_demos, progress=False)
