@@ -81,7 +81,6 @@ def train(
             return trainer_for(config, run, progress).learn()
     if method is None or (task is None and demos is None and reward is None):
         raise TypeError("train() needs method and task (or demos that name it, or resume)")
-    uses_demos = get_method(method).uses_demos
     if reward is not None:
         task = _task_of_reward_source(method, reward, task)
     if task is None:
@@ -92,7 +91,7 @@ def train(
             "a multi-task run uses each task's shipped demonstrations or scripted expert",
             "drop --demos (or train on one task)",
         )
-    spec = get_task(task)
+    get_task(task)  # an unknown task fails here, in one line
     given = {
         "steps": steps,
         "seed": seed,
@@ -109,9 +108,9 @@ def train(
             print(note)
     if n_envs is not None and config.rl == "sac":
         config.sac.n_envs = n_envs
-    if demos is None and config.demos is None and uses_demos and not is_multitask(task):
-        shipped = default_demonstrations(spec, config.num_demos, progress)
-        config.demos = None if shipped is None else str(shipped)
+    if demos is None:
+        shipped = shipped_demonstrations_for(config, progress)
+        config.demos = config.demos if shipped is None else str(shipped)
     path = Path(out) if out else default_run_path(config.method, config.task, config.seed)
     existed = path.exists()
     dataset = demos if isinstance(demos, TrajectoryDataset) else None
@@ -124,6 +123,17 @@ def train(
                 path.mkdir()
             raise
         return trainer.learn()
+
+
+def shipped_demonstrations_for(config: TrainConfig, progress: bool = False) -> Path | None:
+    """The demonstrations :func:`train` gives a new run whose config names none: the task's
+    shipped ones when its method learns from demonstrations; None when the config names some,
+    the method needs none, the run is multi-task, or the task's scripted expert makes them."""
+    if config.demos is not None or is_multitask(config.task):
+        return None
+    if not get_method(config.method).uses_demos:
+        return None
+    return default_demonstrations(get_task(config.task), config.num_demos, progress)
 
 
 def new_run_config(

@@ -86,19 +86,13 @@ def why_not_reusable(job: CellJob, candidate: Path, source: Path) -> str | None:
 
 
 def _shipped_demos(config: Any) -> str | None:
-    """The demonstrations a cell without its own trains on, as `diffil train` picks them: the
-    task's shipped ones (e.g. hopper's), or None when its scripted expert makes them."""
-    from diffil.algorithms.methods import get_method
-    from diffil.envs.multitask import is_multitask
-    from diffil.envs.registry import get_task
-    from diffil.experts.defaults import default_demonstrations
+    """The demonstrations a cell that names none trains on (what :func:`train` picks)."""
+    from diffil.algorithms.run import shipped_demonstrations_for
 
-    if config.demos is not None or is_multitask(config.task):
+    if config.demos is not None:
         return config.demos
-    if not get_method(config.method).uses_demos:  # e.g. ppo on the true reward
-        return None
     try:
-        path = default_demonstrations(get_task(config.task), config.num_demos, progress=False)
+        path = shipped_demonstrations_for(config, progress=False)
     except DiffilError:  # no demonstrations at all: the cell will fail with that message
         return None
     return None if path is None else str(path)
