@@ -88,6 +88,22 @@ def test_noise_variant_on_locomotion():
     assert spread(get_task("hopper", noise=10.0)) > 5 * spread(get_task("hopper"))
 
 
+def test_halfcheetah_builds_without_mujocos_settotalmass_deprecation_but_other_warnings_pass(capfd):
+    import mujoco
+
+    from diffil.envs.locomotion import known_deprecations_silenced
+
+    get_task("halfcheetah").make_env().close()
+    assert "settotalmass" not in "".join(capfd.readouterr())  # printed by MuJoCo 4 otherwise
+    before = mujoco.get_mju_user_warning()
+    with (
+        pytest.warns(RuntimeWarning, match="MuJoCo: something else"),
+        known_deprecations_silenced(),
+    ):
+        mujoco.get_mju_user_warning()("something else")
+    assert mujoco.get_mju_user_warning() is before
+
+
 def test_bad_variants_are_clear_errors():
     with pytest.raises(DiffilError, match="coverage"):
         get_task("pointmaze-umaze", coverage=0.0)
