@@ -172,7 +172,9 @@ def _rows(run_dir):
         return list(csv.DictReader(f))
 
 
-def test_ppo_terminal_steps_get_the_absorbing_states_value(tmp_path, monkeypatch):
+def _record_ppo_rewards(monkeypatch) -> list:
+    """Each PPO rollout's (rewards given, the reward model's plain rewards, terminations,
+    r(absorbing), gamma), recorded as the runs of the test train."""
     seen = []
     original = OnlineTrainer.reward_step
 
@@ -193,15 +195,24 @@ def test_ppo_terminal_steps_get_the_absorbing_states_value(tmp_path, monkeypatch
         return out
 
     monkeypatch.setattr(OnlineTrainer, "reward_step", spy)
-    out = tmp_path / "gail"
-    train("gail", TASK, steps=256, out=out, overrides=TINY, progress=False)
-    assert len(seen) == 2
+    return seen
+
+
+def _assert_terminal_steps_bootstrap_through_absorbing_state(seen: list) -> None:
     ends = 0
     for given, plain, term, r_abs, gamma in seen:
         ends += int(term.sum())
         # GAIL's reward is deterministic, so the rewards can be recomputed exactly
         np.testing.assert_allclose(given, plain + term * gamma * r_abs / (1 - gamma), atol=1e-4)
     assert ends > 0  # the fresh hopper fell: terminal steps were checked
+
+
+def test_ppo_terminal_steps_get_the_absorbing_states_value(tmp_path, monkeypatch):
+    seen = _record_ppo_rewards(monkeypatch)
+    out = tmp_path / "gail"
+    train("gail", TASK, steps=256, out=out, overrides=TINY, progress=False)
+    assert len(seen) == 2
+    _assert_terminal_steps_bootstrap_through_absorbing_state(seen)
     state = json.loads((out / "checkpoints" / "latest" / "state.json").read_text())
     assert state["scaler"]["absorbing"] is True and len(state["scaler"]["mean"]) == 11
     assert _rows(out)[-1]["reward_absorbing"] != ""
@@ -211,6 +222,24 @@ def test_ppo_terminal_steps_get_the_absorbing_states_value(tmp_path, monkeypatch
     assert np.isfinite(learned.rewards(obs, np.zeros((5, 3)), obs)).all()
     # and a resumed run picks the scaler back up with its column
     assert train(resume=out, steps=384, progress=False).env_steps == 384
+
+
+def test_a_fresh_learner_on_a_frozen_absorbing_reward_gets_its_terminal_bonus(
+    tmp_path, monkeypatch
+):
+    source = tmp_path / "gail"
+    train("gail", TASK, steps=128, out=source, overrides=TINY, progress=False)
+    obs, acts = np.zeros((1, 11), dtype=np.float32), np.zeros((1, 3), dtype=np.float32)
+    before = load_learned_reward(source).rewards(obs, acts, obs)
+    seen = _record_ppo_rewards(monkeypatch)
+    out = tmp_path / "ppo"
+    train("ppo", TASK, reward=source, steps=256, out=out, overrides=TINY, progress=False)
+    assert len(seen) == 2
+    # the bonus is the frozen model's r(absorbing), the same in every rollout
+    assert seen[0][3] == pytest.approx(seen[1][3]) and seen[0][3] != 0.0
+    _assert_terminal_steps_bootstrap_through_absorbing_state(seen)
+    after = load_learned_reward(source).rewards(obs, acts, obs)
+    np.testing.assert_array_equal(before, after)
 
 
 def test_sac_terminal_rewards_bootstrap_through_the_absorbing_state(tmp_path, monkeypatch):
