@@ -13,13 +13,10 @@ method name, and apply after the method preset.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from importlib import resources
 from os import PathLike
 from typing import Any
-
-import yaml
 
 from diffil.algorithms.methods import METHODS, get_method
 from diffil.errors import DiffilError, reading, require_positive
@@ -29,7 +26,7 @@ from diffil.planning.irl import DiffuserIRLConfig
 from diffil.rl.ppo import PPOConfig
 from diffil.rl.sac import SACConfig
 from diffil.runs.run_dir import CONFIG, RESTORE, RunDirectory
-from diffil.utils.config import deep_merge, from_dict, load_yaml
+from diffil.utils.config import deep_merge, dump_yaml, from_dict, load_yaml, to_plain_dict
 
 RL_ALGORITHMS = ("ppo", "sac")
 
@@ -245,17 +242,11 @@ class TrainConfig:
         return notes
 
     def to_dict(self) -> dict[str, Any]:
-        def plain(value: Any) -> Any:
-            if isinstance(value, tuple):
-                return list(value)
-            if isinstance(value, dict):
-                return {k: plain(v) for k, v in value.items()}
-            return value
-
-        return plain(dataclasses.asdict(self))
+        """Plain nested dict (lists, not tuples), as written to ``config.yaml``."""
+        return to_plain_dict(self)
 
     def to_yaml(self) -> str:
-        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+        return dump_yaml(self)
 
 
 def preset(kind: str, name: str) -> dict[str, Any]:

@@ -19,7 +19,6 @@ directory, which means its ``best.pt``) into an ``obs -> action`` callable for
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,7 +28,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import yaml
 from stable_baselines3 import TD3
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
@@ -42,7 +40,7 @@ from diffil.eval.evaluate import evaluate_policy
 from diffil.experts.noise import add_action_noise, check_action_noise
 from diffil.policy import Policy, PolicyNetwork, describe_modules
 from diffil.rl.ppo import ACTIVATIONS, PPOConfig
-from diffil.utils.config import deep_merge, from_dict, load_yaml
+from diffil.utils.config import deep_merge, dump_yaml, from_dict, load_yaml, to_plain_dict
 
 ALGOS = ("sac", "td3", "ppo")
 OFF_POLICY = ("sac", "td3")
@@ -143,18 +141,10 @@ class ExpertConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (lists, not tuples), as written to ``config.yaml``."""
-
-        def plain(value: Any) -> Any:
-            if isinstance(value, (tuple, list)):
-                return [plain(v) for v in value]
-            if isinstance(value, dict):
-                return {k: plain(v) for k, v in value.items()}
-            return value
-
-        return plain(dataclasses.asdict(self))
+        return to_plain_dict(self)
 
     def to_yaml(self) -> str:
-        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+        return dump_yaml(self)
 
 
 def _is_positive_int(value: Any) -> bool:

@@ -1,6 +1,7 @@
 """Typed configuration from nested dicts: dataclasses built with one-line errors for unknown
 keys and wrong types (:func:`from_dict`), recursive merging (:func:`deep_merge`), and
-``--set key.sub=value`` overrides (:func:`parse_overrides`)."""
+``--set key.sub=value`` overrides (:func:`parse_overrides`), and the way back to plain data
+(:func:`to_plain_dict`, :func:`dump_yaml`)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,25 @@ def from_dict(cls: type, data: dict[str, Any], where: str = "config") -> Any:
         return cls(**values)
     except ValueError as error:  # a dataclass's own checks (__post_init__)
         raise DiffilError(f"{where}: {error}", "fix the value (--set or the config file)") from None
+
+
+def to_plain_dict(config: Any) -> dict[str, Any]:
+    """Dataclass ``config`` as plain nested dicts and lists (no tuples), as written to YAML."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, (tuple, list)):
+            return [plain(v) for v in value]
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        return value
+
+    return plain(dataclasses.asdict(config))
+
+
+def dump_yaml(config: Any) -> str:
+    """Dataclass ``config`` as YAML, fields in their declared order (the inverse of
+    :func:`from_dict` on the loaded text)."""
+    return yaml.safe_dump(to_plain_dict(config), sort_keys=False)
 
 
 def _coerce(hint: Any, value: Any, where: str) -> Any:
