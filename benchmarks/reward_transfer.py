@@ -131,18 +131,24 @@ def main() -> None:
     runs.mkdir(parents=True, exist_ok=True)
     where = args.source_runs or runs
 
+    source_jobs = [(t, src, s) for t in args.tasks for src in args.sources for s in args.seeds]
+    true_jobs = [(t, s) for t in args.tasks for s in args.seeds]
+
+    def source_then_transfer(task: str, source: str, seed: int) -> tuple[Path, Path]:
+        source_run = train_source(task, source, seed, where, runs, args.sets)
+        return source_run, train_ppo(task, source_run, seed, runs, args.sets)
+
+    # the longer chains (source run, then PPO on its reward) first; the true-reward runs fill
+    # the workers the chains leave idle
     with ThreadPoolExecutor(args.parallel) as pool:
-        source_jobs = [(t, src, s) for t in args.tasks for src in args.sources for s in args.seeds]
-        sources = dict(
-            zip(
-                source_jobs,
-                pool.map(lambda j: train_source(*j, where, runs, args.sets), source_jobs),
-                strict=True,
-            )
-        )
-        ppo_jobs = [(t, "true", None, s) for t in args.tasks for s in args.seeds]
-        ppo_jobs += [(t, src, sources[(t, src, s)], s) for (t, src, s) in source_jobs]
-        ppo_runs = list(pool.map(lambda j: train_ppo(j[0], j[2], j[3], runs, args.sets), ppo_jobs))
+        chains = [pool.submit(source_then_transfer, *job) for job in source_jobs]
+        trues = [pool.submit(train_ppo, t, None, s, runs, args.sets) for t, s in true_jobs]
+        ppo_jobs = [(t, "true", None, s) for t, s in true_jobs]
+        ppo_runs = [future.result() for future in trues]
+        for (t, src, s), future in zip(source_jobs, chains, strict=True):
+            source_run, ppo_run = future.result()
+            ppo_jobs.append((t, src, source_run, s))
+            ppo_runs.append(ppo_run)
 
     for task in args.tasks:
         rows = []
