@@ -174,7 +174,7 @@ def _rows(run_dir):
 
 def _record_ppo_rewards(monkeypatch) -> list:
     """Each PPO rollout's (rewards given, the reward model's plain rewards, terminations,
-    r(absorbing), gamma), recorded as the runs of the test train."""
+    r(absorbing), gamma), recorded while the test's runs train."""
     seen = []
     original = OnlineTrainer.reward_step
 
