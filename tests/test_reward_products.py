@@ -19,6 +19,7 @@ from diffil.errors import TrainingInterrupted
 from diffil.eval.reward_metrics import erc, task_reward
 from diffil.experts.collect import maze_coverage
 from diffil.planning import Diffuser, PlanReward
+from diffil.rewards.drail import DrailRewardModel
 from diffil.rl.sac import RelabelingReplayBuffer
 
 TASK = "pointmaze-umaze"
@@ -262,6 +263,36 @@ def test_ppo_on_a_frozen_airl_reward_sees_its_output_and_never_changes_it(
     assert all(torch.equal(source[k], after[k]) for k in source)
     saved = _frozen_state(out)
     assert all(torch.equal(saved[f"inner.{k}"], source[k]) for k in source)
+
+
+def test_shaped_drail_learns_against_log_pi_and_hands_on_f_alone(tmp_path, monkeypatch):
+    """DRAIL with ``potential_shaping``: its imitation run's discriminator reads log pi(a|s) of
+    the learner (AIRL's D = exp(f) / (exp(f) + pi)); a fresh learner on the frozen reward gets
+    f = (L- - L+) + gamma h' - h, with no log pi of anyone."""
+    seen: list[bool] = []
+    original = DrailRewardModel.logits
+
+    def spy(self, batch, *, generator=None):
+        seen.append(batch.log_prob is not None)
+        return original(self, batch, generator=generator)
+
+    monkeypatch.setattr(DrailRewardModel, "logits", spy)
+    model = {"hidden": [32, 32], "potential_shaping": True}
+    shaped = {**TINY_RL, "reward": {**TINY_RL["reward"], "model": model}}
+    source = tmp_path / "drail"
+    train("drail", TASK, steps=128, out=source, overrides=shaped, progress=False)
+    assert seen and all(seen)
+    seen.clear()
+    train(
+        "ppo",
+        TASK,
+        reward=source,
+        steps=128,
+        out=tmp_path / "ppo",
+        overrides=TINY_RL,
+        progress=False,
+    )
+    assert seen and not any(seen)
 
 
 def test_reward_eval_erc_equals_the_python_function(irl_run, capsys):

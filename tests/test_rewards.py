@@ -224,10 +224,14 @@ def test_drail_training_metrics() -> None:
 # ---------------------------------------------------------------- every model
 
 
-@pytest.mark.parametrize("name", ["gail", "airl", "diffail", "wail"])
+@pytest.mark.parametrize("name", ["gail", "airl", "diffail", "wail", "drail-shaped"])
 def test_models_separate_two_gaussians(name: str) -> None:
-    model = make(name)
-    train(model, STEPS[name])
+    if name == "drail-shaped":
+        model = make("drail", potential_shaping=True)
+        train(model, STEPS["drail"])
+    else:
+        model = make(name)
+        train(model, STEPS[name])
     expert, agent = held_out()
     r_e, r_a = model.reward(expert, generator=3), model.reward(agent, generator=3)
     assert r_e.shape == r_a.shape == (1000,)
@@ -307,6 +311,32 @@ def test_airl_log_prob_and_done() -> None:
     torch.testing.assert_close(model.shaped_reward(terminal), g - h)
     with pytest.raises(ValueError, match="next_obs"):
         model.logits(TransitionBatch(expert.obs, expert.act))
+
+
+def test_drail_potential_shaping_is_airls_form_around_the_diffusion_logit() -> None:
+    plain, shaped = make("drail"), make("drail", potential_shaping=True)
+    assert not plain.needs_log_prob and not hasattr(plain, "h")
+    assert shaped.needs_log_prob
+    expert, _ = held_out(20)
+    x = shaped.model_input(expert)
+    losses = shaped.diffusion_losses(x, (1, 0), generator=torch.Generator().manual_seed(2))
+    diffusion_logit = losses[1] - losses[0]  # L(c-) - L(c+), Eq. 2 of reference 000
+    h = shaped.h  # type: ignore[union-attr]
+    h_s, h_next = h(expert.obs).squeeze(-1), h(expert.next_obs).squeeze(-1)
+    f = diffusion_logit + 0.99 * h_next - h_s
+    gen = torch.Generator
+    torch.testing.assert_close(shaped.logits(expert, generator=gen().manual_seed(2)), f)
+    log_prob = torch.linspace(-2, 1, 20)
+    with_lp = TransitionBatch(expert.obs, expert.act, expert.next_obs, expert.done, log_prob)
+    torch.testing.assert_close(shaped.logits(with_lp, generator=gen().manual_seed(2)), f - log_prob)
+    ended = TransitionBatch(expert.obs, expert.act, expert.next_obs, torch.ones(20))
+    torch.testing.assert_close(
+        shaped.logits(ended, generator=gen().manual_seed(2)), diffusion_logit - h_s
+    )
+    # the optimizer trains h with the denoiser
+    before = [p.detach().clone() for p in h.parameters()]
+    train(shaped, 2)
+    assert any(not torch.equal(a, b) for a, b in zip(before, h.parameters(), strict=True))
 
 
 def test_diffail_d_is_exp_minus_diffusion_loss() -> None:

@@ -10,6 +10,7 @@ from torch import Tensor
 from diffil.diffusion.layers import build_mlp
 from diffil.rewards.batch import TransitionBatch
 from diffil.rewards.discriminator import DiscriminatorConfig, DiscriminatorRewardModel
+from diffil.rewards.shaping import minus_log_pi, potential_shaping
 
 
 @dataclass(kw_only=True)
@@ -49,15 +50,8 @@ class AirlRewardModel(DiscriminatorRewardModel):
         if batch.next_obs is None:
             raise ValueError("AIRL needs batch.next_obs")
         g = self.g(self.model_input(batch)).squeeze(-1)
-        h_s = self.h(batch.obs).squeeze(-1)
-        h_next = self.h(batch.next_obs).squeeze(-1)
-        if batch.done is not None:
-            h_next = h_next * (1.0 - batch.done.reshape(-1))
-        return g + self.config.gamma * h_next - h_s
+        return g + potential_shaping(self.h, batch, self.config.gamma)
 
     def logits(self, batch: TransitionBatch, *, generator: torch.Generator | None = None) -> Tensor:
         """f - log pi(a|s) (log pi = 0 when ``batch.log_prob`` is None)."""
-        f = self.shaped_reward(batch)
-        if batch.log_prob is None or self.config.obs_only:  # obs-only: never read actions
-            return f
-        return f - batch.log_prob.reshape(-1)
+        return minus_log_pi(self.shaped_reward(batch), batch, self.config.obs_only)
