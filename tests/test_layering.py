@@ -158,3 +158,14 @@ def test_no_module_imports_itself_through_others():
         if name not in state:
             visit(name, [name])
     assert not cycles, "\n".join(cycles)
+
+
+def test_importing_diffil_leaves_matplotlib_for_drawing():
+    """``import diffil`` (every training and data entry point) loads no matplotlib: pyplot alone
+    costs seconds; the functions that draw import it themselves."""
+    import subprocess
+    import sys
+
+    code = "import sys, diffil; print(any(m.startswith('matplotlib') for m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

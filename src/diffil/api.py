@@ -13,7 +13,6 @@ from diffil.data.io import check_writable, load_dataset, save_dataset
 from diffil.data.trajectory import TrajectoryDataset
 from diffil.envs.registry import TaskSpec, get_task
 from diffil.errors import DiffilError
-from diffil.eval.plots import plot_dataset
 from diffil.experts.collect import COLLECT_MODES, collect_demonstrations, collect_exploration
 from diffil.planning.augment import AugmentConfig, AugmentReport, augment_dataset
 
@@ -179,6 +178,8 @@ def plot(
     max_episodes: int = 100,
 ) -> Path:
     """Save a PNG of a dataset's trajectories (over the maze layout for maze tasks)."""
+    from diffil.eval.plots import plot_dataset  # matplotlib only when drawing
+
     dataset = load_dataset(path, task=task)
     name = task or dataset.task
     spec = get_task(name, **(dataset.metadata.get("variant") or {})) if name else None
