@@ -31,4 +31,5 @@ echo "==> pytest"
 # Two pytest-xdist workers (DIFFIL_TEST_WORKERS): each test uses one torch thread
 # (tests/conftest.py), so one process leaves the second CI core idle. Serial it took 10.5 min
 # here, with two workers 6.8 min. Work stealing keeps the minute-long tests from ending last.
-python -m pytest -q -n "${DIFFIL_TEST_WORKERS:-2}" --dist worksteal "$@"
+# The 15 slowest tests are listed at the end: CI must stay within 15 minutes on 2 cores.
+python -m pytest -q -n "${DIFFIL_TEST_WORKERS:-2}" --dist worksteal --durations=15 "$@"
