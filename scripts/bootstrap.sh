@@ -17,8 +17,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 # shellcheck disable=SC1091
 source .venv/bin/activate
-# --no-compile: pip would byte-compile all ~19,000 installed modules (93 s of CPU on a 2-core CI
-# host); Python compiles the ~2,000 that diffil and its tests import on first use instead.
+# --no-compile: pip would byte-compile all ~19,000 installed modules (93 s of CPU by compileall on a
+# 2-core dev host); Python compiles the ~2,000 that diffil and its tests import on first use.
 pip_install() { python -m pip install --disable-pip-version-check --no-compile -q "$@"; }
 echo "==> installing torch==2.13.0"
 pip_install torch==2.13.0
