@@ -91,8 +91,9 @@ def learned_reward(
     (a :data:`~diffil.eval.reward_metrics.RewardFunction`).
 
     Adversarial and score-matching runs: the latest reward model, inputs standardised as in
-    training; AIRL gives its shaped reward f = g + gamma h' - h (no log pi term), DRAIL and GAIL
-    their log D - log(1 - D). Diffuser-IRL runs: r_phi(s, a) of ``reward.pt``.
+    training; AIRL gives its shaped reward f = g + gamma h' - h (no log pi term; DRAIL with
+    ``potential_shaping`` the same with L- - L+ as g), DRAIL and GAIL their log D - log(1 - D).
+    Diffuser-IRL runs: r_phi(s, a) of ``reward.pt``.
     """
     return load_learned_reward(run_dir).function()
 

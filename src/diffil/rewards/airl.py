@@ -47,8 +47,6 @@ class AirlRewardModel(DiscriminatorRewardModel):
 
     def shaped_reward(self, batch: TransitionBatch) -> Tensor:
         """f(s, a, s') = g(s, a) + gamma (1 - done) h(s') - h(s), shape (B,)."""
-        if batch.next_obs is None:
-            raise ValueError("AIRL needs batch.next_obs")
         g = self.g(self.model_input(batch)).squeeze(-1)
         return g + potential_shaping(self.h, batch, self.config.gamma)
 

@@ -9,9 +9,10 @@ Diffuser-IRL's ``reward.pt`` (r_phi(s, a) on raw observations). It is wrapped in
 refuses, so a learner can read the reward but never change it.
 
 What the learner sees is the source model's reward as the source run's own learner saw it,
-except that AIRL gives its shaped reward f(s, a, s') = g + gamma h' - h (no - log pi term, which
-belonged to the imitation run's policy). On PPO, ``ppo.normalize_reward`` of the new run scales
-the returns as it does for imitation runs on the same task (same task preset).
+except that AIRL (and DRAIL with ``potential_shaping``) gives its shaped reward
+f(s, a, s') = g + gamma h' - h (no - log pi term, which belonged to the imitation run's policy).
+On PPO, ``ppo.normalize_reward`` of the new run scales the returns as it does for imitation runs
+on the same task (same task preset).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from diffil.rewards.normalization import scale_obs
 class FrozenReward(RewardModel):
     """A learned reward that is read, never trained: r = the wrapped model's reward."""
 
-    needs_log_prob = False  # AIRL without - log pi: its shaped reward f
+    needs_log_prob = False  # AIRL (or shaped DRAIL) without - log pi: its shaped reward f
 
     def __init__(self, model: torch.nn.Module, obs_dim: int, act_dim: int, obs_only: bool):
         super().__init__(obs_dim, act_dim, RewardModelConfig(obs_only=obs_only))
