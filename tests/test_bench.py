@@ -389,14 +389,22 @@ def test_report_header_lists_every_run_into_the_folder():
     assert "  2. `diffil bench run s --seeds 1` (day 2, B)" in md
 
 
-def test_smoke_suite_runs_on_local_ray(tmp_path):
+def test_smoke_suite_runs_on_local_ray(tmp_path, monkeypatch):
+    """The Ray that diffil starts runs its cells at normal priority (Ray's default nice 15 made
+    this test's two 5 s cells take 70 s beside the other pytest worker)."""
     ray = pytest.importorskip("ray", reason="ray is in the test extra")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    from diffil.bench.executors import WORKER_NICENESS, RayTasks
+
+    monkeypatch.delenv(WORKER_NICENESS, raising=False)
+    executor = RayTasks()  # starts Ray on this machine
     try:
+        assert ray.get(ray.remote(lambda: os.nice(0)).remote()) == os.nice(0)
         suite = load_suite("smoke").select(methods=["bc"], seeds=[0])
-        summary = run_suite(suite, tmp_path, use_ray=True, say=lambda _: None)
+        summary = run_suite(suite, tmp_path, use_ray=True, say=lambda _: None)  # that session
+        assert ray.is_initialized()  # one it did not start is left running
     finally:
-        ray.shutdown()
+        executor.close()
+    assert not ray.is_initialized()
     assert {o.state for o in summary.outcomes.values()} == {TRAINED}
     assert len(summary.outcomes) == 2
     for name in summary.outcomes:
