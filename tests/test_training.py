@@ -315,7 +315,11 @@ def test_reward_models_learn_to_separate_agent_from_expert_in_the_loop(tmp_path,
 
 
 def test_gail_policy_reaches_the_goal(tmp_path):
-    """A trained policy reaches a success rate (small budget; the full ones are benchmarks)."""
+    """A trained policy reaches a success rate (small budget; the full ones are benchmarks).
+
+    The umaze preset warm-starts the actor with BC, so this holds from the first rollouts
+    (100% at every 10k steps up to 61k, seed 0): what it checks is that GAIL's adversarial
+    updates keep a policy at the goal rather than pulling it off."""
     overrides = {
         "n_envs": 4,
         "num_demos": 50,
@@ -324,7 +328,7 @@ def test_gail_policy_reaches_the_goal(tmp_path):
     result = train(
         "gail",
         "pointmaze-umaze",
-        steps=61_440,
+        steps=30_720,
         out=tmp_path / "g",
         overrides=overrides,
         progress=False,
