@@ -63,7 +63,12 @@ def test_python_api_matches_cli(tmp_path):
 
 
 def test_quickstart_makes_data_trains_and_compares(tmp_path, capsys):
-    info = diffil.quickstart(tmp_path, episodes=5, steps=2048, methods=("gail",), progress=False)
+    # a short BC warm start and 20 final episodes instead of the maze's 100 (the test's 45 s
+    # went to those two; the runs' success is not what it checks)
+    fast = {"bc": {"steps": 500}, "eval": {"final_episodes": 20}}
+    info = diffil.quickstart(
+        tmp_path, episodes=5, steps=2048, methods=("gail",), progress=False, overrides=fast
+    )
     assert info["statistics"]["success_rate"] == 1.0
     demos = diffil.load_dataset(tmp_path / "pointmaze-umaze-5.hdf5")
     assert len(demos) == 5 and demos.task == "pointmaze-umaze"
@@ -72,6 +77,7 @@ def test_quickstart_makes_data_trains_and_compares(tmp_path, capsys):
     assert demos.metadata["variant"]["coverage"] == 0.5
     run_config = (tmp_path / "runs" / "gail" / "config.yaml").read_text()
     assert "coverage: 0.5" in run_config  # training resets use the demos' cells
+    assert "final_episodes: 20" in run_config  # the overrides reach every run
     assert (tmp_path / "pointmaze-umaze-5.png").stat().st_size > 10_000
     assert (tmp_path / "learning_curves.png").stat().st_size > 10_000
     assert "| gail | pointmaze-umaze |" in info["comparison"]
@@ -83,6 +89,13 @@ def test_quickstart_makes_data_trains_and_compares(tmp_path, capsys):
     assert "| gail | pointmaze-umaze |" in capsys.readouterr().out
     png = (tmp_path / "c.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+
+
+def test_quickstart_set_refuses_a_bad_setting_before_collecting(tmp_path, capsys):
+    out = tmp_path / "qs"
+    assert main(["quickstart", "--out", str(out), "--set", "ppo.n_stepz=64"]) == 2
+    assert "n_stepz" in capsys.readouterr().err
+    assert not out.exists()
 
 
 def test_console_script_runs_as_a_process(tmp_path, capsys):

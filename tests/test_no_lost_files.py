@@ -143,6 +143,16 @@ def test_quickstart_refuses_to_replace_a_folder_that_is_not_its_run(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["runs"]  # failed before collecting
 
 
+@pytest.mark.parametrize(
+    ("overrides", "error"),
+    [({"ppo": {"n_stepz": 64}}, "n_stepz"), ({"coverage": 1.0}, "pass coverage=")],
+)
+def test_quickstart_checks_its_overrides_before_collecting(tmp_path, overrides, error):
+    with pytest.raises(DiffilError, match=error):
+        api.quickstart(tmp_path, episodes=2, steps=64, progress=False, overrides=overrides)
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())
+
+
 @pytest.fixture(scope="module")
 def bc_run(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("bc") / "run"

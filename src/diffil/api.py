@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -221,9 +221,14 @@ def quickstart(
     progress: bool = True,
     coverage: float = 0.5,
     action_noise: float = 0.5,
+    overrides: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """diffil's main job: make maze demonstrations, train DRAIL and baselines on them with a
     small budget, and compare them in a table and plots.
+
+    ``overrides`` change every method's run config as ``diffil train --set`` does, e.g.
+    ``{"eval": {"final_episodes": 20}}`` for a quicker final evaluation than the task's 100
+    start/goal pairs; the coverage is this function's own argument.
 
     The demonstrations follow reference 000's maze protocol by default: the scripted expert with
     N(0, ``action_noise``²) noise on every action, successful episodes only, from ``coverage``
@@ -235,11 +240,19 @@ def quickstart(
     ``out_dir`` belongs to the quickstart: its dataset and runs are replaced on every call
     (only they: anything else in their place is refused, and left alone).
     """
+    from diffil.algorithms.config import resolve_config
     from diffil.algorithms.run import train
 
     out_dir = Path(out_dir)
+    if overrides and "coverage" in overrides:
+        raise DiffilError(
+            "the quickstart sets the coverage of its demonstrations and runs itself",
+            "pass coverage=... (diffil quickstart --coverage), not as an override",
+        )
+    run_overrides = {**(overrides or {}), "coverage": coverage}
     data_path = out_dir / f"{task}-{episodes}.hdf5"
-    for method in methods:
+    for method in methods:  # an unknown method or setting fails now, not after the demos
+        resolve_config(method, task, run_overrides)
         _check_replaceable_run(out_dir / "runs" / method)
     collect(
         task, episodes, out=data_path, seed=seed, overwrite=True, progress=progress,
@@ -255,7 +268,7 @@ def quickstart(
             shutil.rmtree(run_dir)
         train(
             method, task, demos=data_path, steps=steps, seed=seed, out=run_dir,
-            progress=progress, overrides={"coverage": coverage},
+            progress=progress, overrides=run_overrides,
         )  # fmt: skip
         runs.append(run_dir)
     if "drail" in methods:

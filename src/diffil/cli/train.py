@@ -18,6 +18,7 @@ from diffil.cli.common import (
     settings_option,
 )
 from diffil.errors import DiffilError
+from diffil.utils.config import parse_overrides
 
 
 @click.command()
@@ -88,7 +89,6 @@ def train(
     reward.pt instead of policy.pt; `diffil eval RUN` runs their re-planning planner.
     """
     from diffil.algorithms.run import train as run_training
-    from diffil.utils.config import parse_overrides
 
     if resume is None and (method is None or (task is None and demos is None and not reward_run)):
         raise DiffilError(
@@ -158,8 +158,16 @@ def compare(runs: tuple[Path, ...], plot: Path | None) -> None:
     help="Std of the noise on the expert's actions (successful episodes kept); 0: clean.",
 )
 @seed_option
+@settings_option("--set eval.final_episodes=20 (every method's run)")
 def quickstart(
-    out: Path, task: str, episodes: int, seed: int, steps: int, coverage: float, action_noise: float
+    out: Path,
+    task: str,
+    episodes: int,
+    seed: int,
+    steps: int,
+    coverage: float,
+    action_noise: float,
+    settings: tuple[str, ...],
 ) -> None:
     """diffil's main job: make maze demos, train DRAIL, GAIL and BC on them, compare them.
 
@@ -175,6 +183,7 @@ def quickstart(
         steps=steps,
         coverage=coverage,
         action_noise=action_noise,
+        overrides=parse_overrides(list(settings)),
     )
     print_dataset_info(info)
     console.print(f"demonstrations plot: {info['plot']}")
