@@ -177,6 +177,8 @@ def test_kill_stops_a_training_process_like_ctrl_c(tmp_path, diffil_process):
     args = ["train", "gail", "--task", "pointmaze-umaze", "--steps", "10000000", "--out", str(out)]
     args += ["--set", "num_demos=10", "--set", "ppo.net_arch=[16,16]"]
     args += ["--set", "reward.model.hidden=[32,32]"]
+    # the first metrics row comes after the first rollout: no BC warm start before it
+    args += ["--set", "bc_warm_start=false", "--set", "ppo.n_steps=256"]
     process = diffil_process(args)
     deadline = time.monotonic() + 120
     while not (out / "metrics.csv").exists() and time.monotonic() < deadline:
