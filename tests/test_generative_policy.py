@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -19,9 +20,13 @@ from diffil.toys import two_modes
 SMALL = dict(hidden=(64, 64), time_embed_dim=16, diffusion_steps=50)
 
 
-@pytest.fixture(scope="module")
-def toy_results():
-    """MLP BC, diffusion and flow policies trained on the two-mode toy, 40 rollouts each."""
+# Trained once per test process and per objective (or prediction type) on first use, not in a
+# module fixture: pytest-xdist may split this module's tests between its workers, and a module
+# fixture would then train every network on each of them.
+@functools.cache
+def two_mode_fractions(objective: str) -> dict[str, float]:
+    """The fraction of 40 rollouts in each mode of the two-mode toy, for a policy trained with
+    ``objective`` (``regression``: MLP BC) on 100 expert demonstrations."""
     demos = two_modes.expert_demonstrations(100, seed=0)
     # (128, 128): 40% less time than (256, 256) and the same modes over seeds 0-2 (blocked
     # 0.10-0.18 at most); it is the step counts that must stay (half of them: 0.3-0.7 blocked)
@@ -29,12 +34,10 @@ def toy_results():
         hidden=(128, 128), time_embed_dim=32, obs_horizon=1, action_horizon=8, exec_horizon=4,
         diffusion_steps=50, sample_steps=10, ema_decay=0.99,
     )  # fmt: skip
-    fractions = {}
-    for objective, steps in (("regression", 500), ("diffusion", 3000), ("flow", 2000)):
-        policy = two_modes.train_policy(objective, demos, steps=steps, seed=0, config=cfg)
-        modes = [two_modes.mode_of(p) for p in two_modes.rollout_paths(policy, 40, seed=1)]
-        fractions[objective] = {m: modes.count(m) / len(modes) for m in two_modes.MODES}
-    return fractions
+    steps = {"regression": 500, "diffusion": 3000, "flow": 2000}[objective]
+    policy = two_modes.train_policy(objective, demos, steps=steps, seed=0, config=cfg)
+    modes = [two_modes.mode_of(p) for p in two_modes.rollout_paths(policy, 40, seed=1)]
+    return {m: modes.count(m) / len(modes) for m in two_modes.MODES}
 
 
 def test_toy_expert_has_two_equal_modes():
@@ -44,14 +47,14 @@ def test_toy_expert_has_two_equal_modes():
 
 
 @pytest.mark.parametrize("objective", ["diffusion", "flow"])
-def test_generative_policies_reproduce_both_modes(toy_results, objective):
-    f = toy_results[objective]
+def test_generative_policies_reproduce_both_modes(objective):
+    f = two_mode_fractions(objective)
     assert 0.25 <= f["left"] <= 0.75 and 0.25 <= f["right"] <= 0.75, f
     assert f["blocked"] <= 0.25, f
 
 
-def test_mlp_bc_collapses_to_the_middle(toy_results):
-    f = toy_results["regression"]
+def test_mlp_bc_collapses_to_the_middle():
+    f = two_mode_fractions("regression")
     assert f["blocked"] >= 0.6, f
 
 
@@ -94,33 +97,30 @@ def test_sampler_shapes_and_determinism(objective, sampler):
         assert torch.equal(x, y)
 
 
-@pytest.fixture(scope="module")
-def mixture_policies():
-    """One small diffusion network per prediction type, trained on a 30/70 mixture at -0.6 and
-    +0.6 (1-D actions, no observation)."""
+@functools.cache
+def mixture_policy(prediction: str) -> GenerativePolicy:
+    """A small diffusion network predicting ``prediction``, trained on a 30/70 mixture at -0.6
+    and +0.6 (1-D actions, no observation)."""
     n = 4000
     gen = torch.Generator().manual_seed(0)
     left = torch.rand(n, 1, 1, generator=gen) < 0.3
     actions = torch.where(left, -0.6, 0.6) + 0.05 * torch.randn(n, 1, 1, generator=gen)
-    policies = {}
-    for prediction in PREDICTIONS:
-        torch.manual_seed(0)
-        cfg = GenerativePolicyConfig(
-            **SMALL, obs_horizon=1, action_horizon=1, exec_horizon=1, prediction=prediction
-        )
-        model = ActionChunkModel(1, 1, "diffusion", cfg)
-        model.fit_normalization(np.zeros((n, 1)), np.array([[-1.0], [1.0]]))
-        learner = ChunkModelLearner(model, learning_rate=3e-3)
-        fit(learner, torch.zeros(n, 1, 1), actions, steps=1500)
-        policies[prediction] = learner.policy()
-    return policies
+    torch.manual_seed(0)
+    cfg = GenerativePolicyConfig(
+        **SMALL, obs_horizon=1, action_horizon=1, exec_horizon=1, prediction=prediction
+    )
+    model = ActionChunkModel(1, 1, "diffusion", cfg)
+    model.fit_normalization(np.zeros((n, 1)), np.array([[-1.0], [1.0]]))
+    learner = ChunkModelLearner(model, learning_rate=3e-3)
+    fit(learner, torch.zeros(n, 1, 1), actions, steps=1500)
+    return learner.policy()
 
 
 @pytest.mark.parametrize("prediction", PREDICTIONS)
 @pytest.mark.parametrize("sampler", ["ddpm", "ddim", "langevin"])
-def test_trained_diffusion_networks_recover_a_mixture(mixture_policies, prediction, sampler):
+def test_trained_diffusion_networks_recover_a_mixture(prediction, sampler):
     """Every prediction type, every sampler: the 30/70 weights and the modes at +-0.6."""
-    policy = mixture_policies[prediction].with_sampler(sampler)
+    policy = mixture_policy(prediction).with_sampler(sampler)
     x = policy.sample_chunk(np.zeros((2000, 1, 1))).ravel()
     assert abs((x < 0).mean() - 0.3) < 0.08, (x < 0).mean()
     assert np.abs(np.abs(x) - 0.6).mean() < 0.1  # near the modes, not between them
@@ -140,14 +140,14 @@ def _clean_estimate_error_at_noisiest_step(policy: GenerativePolicy, n: int = 20
     return float((estimate - x0).pow(2).mean())
 
 
-def test_default_network_estimates_the_clean_action_at_the_noisiest_step(mixture_policies):
+def test_default_network_estimates_the_clean_action_at_the_noisiest_step():
     """Regression test of the defect behind issue 21: at the cosine schedule's last step abar is
     ~1e-7, so an eps network's x0 estimate multiplies its error by ~2,000 and DDIM's first step
     starts from a clipped corner of the action box. The default network's estimate there must be
     no worse than predicting the data mean (variance 0.30 here)."""
     default = GenerativePolicyConfig().prediction
-    assert _clean_estimate_error_at_noisiest_step(mixture_policies[default]) < 0.4
-    assert _clean_estimate_error_at_noisiest_step(mixture_policies["epsilon"]) > 10.0
+    assert _clean_estimate_error_at_noisiest_step(mixture_policy(default)) < 0.4
+    assert _clean_estimate_error_at_noisiest_step(mixture_policy("epsilon")) > 10.0
 
 
 def test_policy_files_from_before_the_prediction_option_load_as_epsilon_networks():
