@@ -99,6 +99,7 @@ def record_with_minari(root, monkeypatch, env, policy, episodes, dataset_id):
             done = terminated or truncated
     collector.create_dataset(
         dataset_id=dataset_id,
+        eval_env=collector.spec,  # the recording env (without it Minari warns that it assumes so)
         algorithm_name="scripted",
         author="diffil tests",
         author_email="none",

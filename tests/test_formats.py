@@ -125,6 +125,7 @@ def _record_with_minari(tmp_path, monkeypatch, env_id, policy, episodes, dataset
         obs, _ = env.reset()
     env.create_dataset(
         dataset_id=dataset_id,
+        eval_env=env.spec,  # the recording env (without it Minari warns that it assumes so)
         algorithm_name="test",
         author="diffil tests",
         author_email="none",
