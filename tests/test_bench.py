@@ -390,8 +390,8 @@ def test_report_header_lists_every_run_into_the_folder():
 
 
 def test_smoke_suite_runs_on_local_ray(tmp_path, monkeypatch):
-    """The Ray that diffil starts runs its cells at normal priority (Ray's default nice 15 made
-    this test's two 5 s cells take 70 s beside the other pytest worker)."""
+    """The Ray that diffil starts runs its cells at normal priority: at Ray's default nice 15
+    this test took 407 s beside three training processes on 2 cores, 53 s at nice 0."""
     ray = pytest.importorskip("ray", reason="ray is in the test extra")
     from diffil.bench.executors import WORKER_NICENESS, RayTasks
 

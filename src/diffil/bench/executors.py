@@ -88,7 +88,8 @@ class LocalPool:
 
 
 # Ray starts its task workers at nice 15. Beside any other busy process its cells then crawl:
-# two 5 s smoke-suite cells took 150 s beside two training processes on 2 cores, 11 s at nice 0.
+# the Ray smoke-suite test (two 5 s cells) took 407 s at nice 15 and 53 s at nice 0, both beside
+# three training processes on 2 cores.
 # The cells are the job, so a Ray that diffil starts here runs them at normal priority, like the
 # local pool; RAY_worker_niceness set by the user wins, and a cluster keeps its own setting.
 WORKER_NICENESS = "RAY_worker_niceness"
