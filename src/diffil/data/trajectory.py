@@ -17,7 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from diffil.envs.task import SUCCESS_INFO_KEYS
+#: Info keys that report success, in order of preference (gymnasium-robotics says "success",
+#: goal-conditioned gymnasium environments "is_success"). Defined here, below the envs that
+#: use it, so that the data layer imports nothing from diffil.envs.
+SUCCESS_INFO_KEYS = ("success", "is_success")
 
 #: Per-step info flag of episodes a generative model made (``diffil augment``); every dataset
 #: format keeps it, and episodes without it are real.

@@ -30,9 +30,10 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.envs.registration import EnvSpec
 
+from diffil.data.trajectory import SUCCESS_INFO_KEYS
 from diffil.envs.maze import _register_gymnasium_robotics
 from diffil.envs.observations import FlattenObservation, observation_flattener
-from diffil.envs.task import SUCCESS_INFO_KEYS, ReferenceScores, TaskSpec
+from diffil.envs.task import ReferenceScores, TaskSpec
 from diffil.errors import DiffilError
 
 GYM_PREFIX = "gym:"

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 import gymnasium as gym
 import numpy as np
 
-from diffil.envs.task import SUCCESS_INFO_KEYS, TaskSpec
+from diffil.data.trajectory import SUCCESS_INFO_KEYS
+from diffil.envs.task import TaskSpec
 from diffil.errors import DiffilError
 
 #: Puts an environment (already reset once) into the state of a flat observation.

@@ -10,19 +10,13 @@ import dataclasses
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import gymnasium as gym
 
+from diffil.data.trajectory import Trajectory
 from diffil.envs.fixed_horizon import FixedHorizon
 from diffil.errors import DiffilError
-
-if TYPE_CHECKING:
-    from diffil.data.trajectory import Trajectory
-
-# Info keys that report success, in order of preference (gymnasium-robotics says "success",
-# goal-conditioned gymnasium environments "is_success").
-SUCCESS_INFO_KEYS = ("success", "is_success")
 
 
 @dataclass(frozen=True)
