@@ -9,11 +9,13 @@ import json
 
 import numpy as np
 import pytest
+import yaml
 
 import diffil.algorithms.trainer as trainer_module
 from diffil.algorithms.run import train
 from diffil.cli import main
-from diffil.envs.maze import MazeLayout
+from diffil.data.collect import episode_starts, rollout
+from diffil.envs.maze import MazeLayout, held_out_episodes
 from diffil.envs.registry import get_task
 from diffil.errors import DiffilError
 from diffil.eval.evaluate import FINAL_EVAL_SEED, periodic_eval_seed
@@ -141,6 +143,34 @@ def test_periodic_evaluations_draw_fresh_start_goal_pairs():
     assert len(set(pairs)) == len(pairs)
 
 
+class _RandomBatchPolicy:
+    """Uniform random actions for one observation or a batch (lockstep rollouts)."""
+
+    acts_on_batches = True
+
+    def __init__(self, seed: int):
+        self.rng = np.random.default_rng(seed)
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        return self.rng.uniform(-1, 1, size=(*np.shape(obs)[:-1], 2))
+
+
+@pytest.mark.parametrize("num_envs", [1, 2])
+def test_episode_starts_replays_the_start_goal_pairs_an_evaluation_played(num_envs):
+    """A finished run's eval.json keeps each episode's return, not its start/goal pair: the
+    replayed resets give the pairs back, whatever the policy did, in rollout's order."""
+    task = get_task("pointmaze-medium", coverage=0.25)
+    played = rollout(task, _RandomBatchPolicy(0), 5, seed=7, evaluation=True, num_envs=num_envs)
+    replayed = episode_starts(task, 5, seed=7, evaluation=True, num_envs=num_envs)
+    np.testing.assert_array_equal(np.stack(replayed), np.stack([t.observations[0] for t in played]))
+    # evaluation draws every cell; training episodes only the covered ones
+    assert held_out_episodes(task, np.stack(episode_starts(task, 40, 0, evaluation=True))).any()
+    assert not held_out_episodes(task, np.stack(episode_starts(task, 40, 0))).any()
+    assert not held_out_episodes(get_task("pointmaze-medium"), np.stack(replayed)).any()
+    with pytest.raises(DiffilError, match="not a maze task"):
+        held_out_episodes(get_task("hopper"), np.zeros((1, 11)))
+
+
 TINY = {
     "n_envs": 2,
     "num_demos": 3,
@@ -186,3 +216,52 @@ def test_curve_ends_in_the_final_evaluation_and_runs_record_their_demos(tmp_path
         again = list(csv.DictReader(f))
     assert [r["env_steps"] for r in again] == [r["env_steps"] for r in rows]
     assert again[-1]["eval_success"] == rows[-1]["eval_success"]
+
+
+class _Built(Exception):
+    """Stops a run once its training environments would be made."""
+
+
+@pytest.mark.parametrize("covered_only", [False, True])
+def test_coverage_restricts_the_demonstrations_and_training_uses_every_cell(
+    tmp_path, monkeypatch, covered_only
+):
+    """Reference 000's protocol: demonstrations from the covered cells, training episodes (and
+    evaluation) from every cell; train_on_covered_cells keeps training to the covered cells."""
+    built: list = []
+
+    def spy(task, *args, **kwargs):
+        built.append(task)
+        raise _Built
+
+    monkeypatch.setattr(trainer_module, "make_vec_env", spy)
+    variant = get_task("pointmaze-medium", coverage=0.25)
+    demos = collect_demonstrations(variant, 2, seed=0)
+    overrides = {**TINY, "coverage": 0.25, "train_on_covered_cells": covered_only}
+    with pytest.raises(_Built):
+        train("gail", "pointmaze-medium", demos=demos, steps=384, out=tmp_path / "run",
+              overrides=overrides, progress=False)  # fmt: skip
+    trained_on = built[0]
+    assert trained_on.coverage == (0.25 if covered_only else 1.0)
+    starts = np.stack(episode_starts(trained_on, 30, seed=0))
+    assert held_out_episodes(variant, starts).any() != covered_only
+
+
+def test_runs_from_before_train_on_covered_cells_read_as_they_trained(tmp_path):
+    """Online runs with coverage < 1 made before the setting existed kept training to the
+    covered cells; offline ones never trained in an environment, and full coverage is the same."""
+    from diffil.algorithms.config import read_run_config, resolve_config
+    from diffil.runs.run_dir import RunDirectory
+
+    def read_back(method: str, coverage: float) -> bool:
+        config = resolve_config(method, "pointmaze-medium", {"coverage": coverage})
+        data = yaml.safe_load(config.to_yaml())
+        del data["train_on_covered_cells"]
+        run = RunDirectory.create(tmp_path / f"{method}-{coverage}", yaml.safe_dump(data))
+        return read_run_config(run).train_on_covered_cells
+
+    assert read_back("drail", 0.5) is True
+    assert read_back("gail", 1.0) is False
+    assert read_back("bc", 0.5) is False
+    today = resolve_config("drail", "pointmaze-medium", {"coverage": 0.5})
+    assert today.train_on_covered_cells is False

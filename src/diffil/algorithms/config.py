@@ -103,6 +103,10 @@ class TrainConfig:
             scripted expert makes.
         noise: reset-noise scale of the task variant (1 = the environment's default).
         coverage: fraction of the maze's free cells demonstrations start and end in (1 = all).
+            Training and evaluation episodes use every cell, as reference 000's protocol does.
+        train_on_covered_cells: the training episodes of a coverage run keep to the covered cells
+            too (the agent never practises a held-out start/goal pair: a stricter test than the
+            paper's, and what every run before 2026-12-05 did; their config files read so).
         reward_source: methods ``ppo``/``sac`` only: a run directory whose learned reward,
             frozen, replaces the task's reward in training (``diffil train ppo --reward RUN``);
             ``reward.model.reward_type`` then re-reads a discriminator's D in another form.
@@ -123,6 +127,7 @@ class TrainConfig:
     num_demos: int = 100
     noise: float = 1.0
     coverage: float = 1.0
+    train_on_covered_cells: bool = False
     obs_only: bool = False  # the reward model sees states (s or (s, s')), never actions
     # training episodes ignore early terminations (a robot falling) and run the full time limit,
     # so a learned reward gets no survival bias; evaluation keeps them (diffil.envs.fixed_horizon)
@@ -337,8 +342,8 @@ def resolve_multitask_config(
 def read_run_config(run: RunDirectory | str | PathLike) -> TrainConfig:
     """The :class:`TrainConfig` a run was trained with (its ``config.yaml``), validated.
 
-    Two settings whose defaults changed, ``generative.prediction`` and
-    ``generative.network_input``, read as older runs without them were trained, not as today's
+    Settings whose defaults changed, ``generative.prediction``, ``generative.network_input`` and
+    ``train_on_covered_cells``, read as older runs without them were trained, not as today's
     defaults; other missing settings take their defaults. One-line :class:`DiffilError` for a
     folder that is not a run or a config that does not parse.
     """
@@ -352,4 +357,10 @@ def read_run_config(run: RunDirectory | str | PathLike) -> TrainConfig:
             generative.setdefault("prediction", "epsilon")
             # and before generative.network_input, networks saw their path's own scale
             generative.setdefault("network_input", "native")
+        # before train_on_covered_cells, a coverage run's training episodes (and a planner's
+        # exploration) kept to its cells; runs that train on demonstrations alone are unchanged
+        method = METHODS.get(str(data.get("method")))
+        trained_in_env = method is not None and (not method.offline or method.plans)
+        if trained_in_env and float(data.get("coverage", 1.0)) < 1.0:
+            data.setdefault("train_on_covered_cells", True)
         return from_dict(TrainConfig, data, where=CONFIG).validate()

@@ -41,7 +41,7 @@ class OffPolicyTrainer(ImitationTrainer):
         super().__init__(*args, **kwargs)
         cfg = self.config
         raw_venv = make_vec_env(
-            self.task, cfg.sac.n_envs, cfg.seed, fixed_horizon=cfg.fixed_horizon
+            self.train_task, cfg.sac.n_envs, cfg.seed, fixed_horizon=cfg.fixed_horizon
         )
         state = self.run.load_state()
         if state is None:

@@ -172,21 +172,22 @@ class DiffuserTrainer(Trainer):
     # ---- stages --------------------------------------------------------------------------------
 
     def exploration_data(self) -> TrajectoryDataset:
-        """Stage 1: reward-agnostic exploration pieces (made once, then read back)."""
+        """Stage 1: reward-agnostic exploration pieces (made once, then read back), on the
+        training variant (every cell of a maze unless ``train_on_covered_cells``)."""
         path = self.run.path / EXPLORATION_FILE
         if path.is_file():
-            return load_dataset(path, task=self.task)
+            return load_dataset(path, task=self.train_task)
         cfg = self.config.diffuser
         self.say(f"exploring {cfg.explore_steps:,} steps (pieces of {cfg.piece})")
         data = collect_exploration(
-            self.task,
+            self.train_task,
             cfg.explore_steps,
             seed=self.config.seed,
             action_noise=cfg.action_noise,
             segment_length=cfg.piece,
             progress=self.console is not None,
         )
-        save_dataset(data, path, task=self.task)
+        save_dataset(data, path, task=self.train_task)
         return data
 
     def fit_diffuser(self, data: TrajectoryDataset) -> Diffuser:

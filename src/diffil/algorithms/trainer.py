@@ -104,7 +104,13 @@ class Trainer:
         self.config = config
         self.run = run
         self.method: Method = get_method(config.method)
+        # the task variant of the demonstrations (a maze's coverage: the cells they start and end
+        # in) and the one training episodes play: every cell, as reference 000 trains, unless
+        # train_on_covered_cells; evaluation always uses every cell (TaskSpec.make_env)
         self.task = get_task(config.task, noise=config.noise, coverage=config.coverage)
+        self.train_task = (
+            self.task if config.train_on_covered_cells else self.task.variant(coverage=1.0)
+        )
         self.device = resolve_device(config.device)
         if config.threads > 0:
             torch.set_num_threads(config.threads)
@@ -509,7 +515,9 @@ class OnlineTrainer(ImitationTrainer):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         cfg = self.config
-        raw_venv = make_vec_env(self.task, cfg.n_envs, cfg.seed, fixed_horizon=cfg.fixed_horizon)
+        raw_venv = make_vec_env(
+            self.train_task, cfg.n_envs, cfg.seed, fixed_horizon=cfg.fixed_horizon
+        )
         self.return_scaler = (
             ReturnScaler(cfg.n_envs, cfg.ppo.gamma)
             if cfg.ppo.normalize_reward and self.reward_model is not None

@@ -152,6 +152,39 @@ def rollout(
             env.close()
 
 
+def episode_starts(
+    task: TaskSpec,
+    episodes: int,
+    seed: int = 0,
+    evaluation: bool = False,
+    num_envs: int = 1,
+) -> list[np.ndarray]:
+    """The first observation of each episode :func:`rollout` plays with these arguments, in
+    its order, found by replaying only the resets (no policy, no steps).
+
+    This says after the fact which episodes an evaluation played (on a maze: its start/goal
+    pairs, e.g. to split a finished run's ``episode_returns`` into covered and held-out pairs).
+    It holds for environments whose steps draw nothing from their random generator, so that a
+    reset draws the same whatever the episode before it did: true of PointMaze, checked in
+    ``tests/test_protocols.py``; not of an environment with stochastic dynamics.
+    """
+    num_envs = min(max(num_envs, 1), episodes)
+    envs = [task.make_env(evaluation=evaluation) for _ in range(num_envs)]
+    try:
+        if num_envs == 1:
+            return [envs[0].reset(seed=seed if e == 0 else None)[0] for e in range(episodes)]
+        starts: list[np.ndarray] = []
+        for start in range(0, episodes, num_envs):  # the groups rollout plays in lockstep
+            group = envs[: episodes - start]
+            starts += [
+                env.reset(seed=seed + k if start == 0 else None)[0] for k, env in enumerate(group)
+            ]
+        return starts
+    finally:
+        for env in envs:
+            env.close()
+
+
 # datasets made by a task's experts moved up to diffil.experts.collect
 __getattr__ = moved_names(
     __name__,

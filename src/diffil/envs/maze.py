@@ -24,6 +24,7 @@ import numpy as np
 
 from diffil.envs.observations import FlattenGoalObservation, flatten_goal_observation
 from diffil.envs.task import ReferenceScores, TaskSpec
+from diffil.errors import DiffilError
 
 _POSITION_NOISE_RANGE = 0.25  # gymnasium-robotics' default reset/goal noise, in cell units
 # The cells of a coverage subset are drawn once with this seed, so every run of a variant (and
@@ -94,6 +95,34 @@ def unflatten_goal_observation(flat: np.ndarray) -> dict[str, np.ndarray]:
         "desired_goal": flat[..., 4:6].copy(),
         "observation": flat[..., 0:4].copy(),
     }
+
+
+def held_out_episodes(task: TaskSpec, first_observations: np.ndarray) -> np.ndarray:
+    """Whether each maze episode, given by its flat first observation ``(x, y, vx, vy, gx, gy)``,
+    starts or aims at a cell outside the cells ``task``'s coverage variant trains on: a
+    start/goal pair that no demonstration or training episode has. All False at full coverage.
+    """
+    if task.family != "maze":
+        raise DiffilError(
+            f"{task.name} is not a maze task: only mazes have start/goal cells",
+            "pass a pointmaze task (see `diffil tasks`)",
+        )
+    observations = np.atleast_2d(np.asarray(first_observations, dtype=float))
+    if task.coverage >= 1.0:
+        return np.zeros(len(observations), dtype=bool)
+    env = task.make_env(evaluation=True)
+    try:
+        layout = MazeLayout.from_env(env)
+    finally:
+        env.close()
+    covered = set(layout.coverage_cells(task.coverage))
+    return np.array(
+        [
+            layout.xy_to_cell(obs[0:2]) not in covered or layout.xy_to_cell(obs[4:6]) not in covered
+            for obs in observations
+        ],
+        dtype=bool,
+    )
 
 
 class CoverageResets(gym.Wrapper):
