@@ -76,7 +76,8 @@ def test_quickstart_makes_data_trains_and_compares(tmp_path, capsys):
     assert demos.metadata["action_noise"] == 0.5 and demos.metadata["successful_only"]
     assert demos.metadata["variant"]["coverage"] == 0.5
     run_config = (tmp_path / "runs" / "gail" / "config.yaml").read_text()
-    assert "coverage: 0.5" in run_config  # training resets use the demos' cells
+    assert "coverage: 0.5" in run_config  # the demonstrations' cells; training uses every cell
+    assert "train_on_covered_cells: false" in run_config
     assert "final_episodes: 20" in run_config  # the overrides reach every run
     assert (tmp_path / "pointmaze-umaze-5.png").stat().st_size > 10_000
     assert (tmp_path / "learning_curves.png").stat().st_size > 10_000

@@ -232,7 +232,7 @@ def quickstart(
 
     The demonstrations follow reference 000's maze protocol by default: the scripted expert with
     N(0, ``action_noise``²) noise on every action, successful episodes only, from ``coverage``
-    of the start/goal cells (training resets use those cells too; evaluation uses all of them).
+    of the start/goal cells; training and evaluation episodes use every cell, as the paper's.
     In that regime BC falls behind the adversarial methods (suite ``umaze-regimes``);
     ``coverage=1, action_noise=0`` gives clean demonstrations of every cell, where all three
     reach about 100%.

@@ -148,7 +148,7 @@ def compare(runs: tuple[Path, ...], plot: Path | None) -> None:
     type=click.FloatRange(min=0.0, max=1.0, min_open=True),
     default=0.5,
     show_default=True,
-    help="Fraction of start/goal cells the demonstrations (and training) cover.",
+    help="Fraction of start/goal cells the demonstrations cover (training: every cell).",
 )
 @click.option(
     "--action-noise",
