@@ -11,7 +11,7 @@ episode_starts``; eval.json keeps each episode's return, 1 on success), and spli
 success between the pairs a training episode can have (start and goal covered) and the held-out
 ones (either cell outside), per method and level: IQM over seeds with 95% stratified-bootstrap
 CIs. Nothing is trained; it takes seconds. Levels at full coverage have no held-out pairs and are
-left out. A method of a second suite is named ``method (suite)``.
+left out. One table per suite and level.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import numpy as np
 import yaml
 
 from benchmarks.report import write_result
+from diffil.algorithms.config import read_run_config
 from diffil.bench.stats import interval_estimate
 from diffil.data.collect import episode_starts
 from diffil.envs.maze import held_out_episodes
@@ -64,6 +65,10 @@ def split_cell(cell: Path) -> dict | None:
         )
     )
     return {
+        # the setting as the run was trained (config files from before it existed read so)
+        "training": "covered cells"
+        if read_run_config(cell).train_on_covered_cells
+        else "every cell",
         "covered": 100 * float(success[~held].mean()) if (~held).any() else float("nan"),
         "held_out": 100 * float(success[held].mean()) if held.any() else float("nan"),
         "all": 100 * float(success.mean()),
@@ -83,34 +88,35 @@ def main() -> None:
     args = parser.parse_args()
 
     rows: dict[tuple[str, str], dict[str, list]] = defaultdict(lambda: defaultdict(list))
-    pairs: dict[str, tuple[int, int]] = {}
-    first_suite = None
+    pairs: dict[str, tuple[int, int]] = {}  # by suite and level
+    training: dict[str, set[str]] = defaultdict(set)  # where each level's runs trained
     for bench in args.benches:
         suite = json.loads((bench / "bench.json").read_text())["suite"]["name"]
-        first_suite = first_suite or suite
         for cell in sorted((bench / "runs").glob("*/*/*")):
             split = split_cell(cell)
             if split is None:
                 continue
             task, regime = cell.parent.parent.name, cell.parent.name
             method, seed = cell.name.rsplit("-s", 1)
-            label = method if suite == first_suite else f"{method} ({suite})"
-            level = f"{task} / {regime}"
+            level = f"{suite}: {task} / {regime}"
             pairs.setdefault(level, split["pairs"])
             if pairs[level] != split["pairs"]:
                 raise SystemExit(f"{cell}: its evaluation played other pairs than the level's")
             for key in ("covered", "held_out", "all"):
-                rows[(level, label)][key].append(split[key])
-            rows[(level, label)]["seeds"].append(int(seed))
+                rows[(level, method)][key].append(split[key])
+            rows[(level, method)]["seeds"].append(int(seed))
+            training[level].add(split["training"])
 
     md, data = [], {}
-    for level in sorted(pairs):
+    for level in pairs:  # in the order of the folders given
         covered, held = pairs[level]
+        where = " and ".join(sorted(training[level]))
         md += [
             f"## {level}",
             "",
             f"Final evaluation: {covered + held} episodes, {covered} with start and goal in "
-            f"covered cells, {held} held out. Success x 100, IQM over seeds [95% CI].",
+            f"covered cells, {held} held out. Training episodes on {where}. "
+            "Success x 100, IQM over seeds [95% CI].",
             "",
             "| method | seeds | covered pairs | held-out pairs | all pairs |",
             "|---|---|---|---|---|",
@@ -124,6 +130,7 @@ def main() -> None:
             data[f"{level} / {label}"] = {k: list(v) for k, v in cols.items()}
         md.append("")
         data[f"{level} / pairs"] = {"covered": covered, "held_out": held}
+        data[f"{level} / training"] = sorted(training[level])
     write_result(
         args.name,
         "Success on covered and held-out start/goal pairs (maze coverage levels)",
