@@ -129,3 +129,31 @@ def test_driving_report_only_reads_finished_runs_and_trains_nothing(tmp_path: Pa
     assert row is not None and row["success_rate"] == 0.45 and row["seed"] == 0
     assert driving_imitation.run_one("parking", "bc", 1, tmp_path, [], train=False) is None
     assert sorted(p.name for p in tmp_path.iterdir()) == ["parking-bc-s0"]  # nothing started
+
+
+def test_held_out_pairs_split_a_cell_by_the_pairs_its_evaluation_played(tmp_path: Path) -> None:
+    """A known answer: a run that succeeded on exactly the covered pairs of its final
+    evaluation scores 100 there and 0 on the held-out ones."""
+    import yaml
+    from benchmarks import held_out_pairs
+
+    from diffil.algorithms.config import resolve_config
+
+    mask = held_out_pairs.held_out_mask("pointmaze-medium", 0.5, 1.0, 40, 1)
+    assert 0 < sum(mask) < 40
+    cell = tmp_path / "drail-s0"
+    cell.mkdir()
+    config = resolve_config("drail", "pointmaze-medium", {"coverage": 0.5})
+    (cell / "config.yaml").write_text(config.to_yaml())
+    returns = [0.0 if held else 1.0 for held in mask]
+    evaluation = {"episode_returns": returns, "success_rate": sum(returns) / len(returns)}
+    (cell / "eval.json").write_text(json.dumps(evaluation))
+    split = held_out_pairs.split_cell(cell)
+    assert split is not None
+    assert (split["covered"], split["held_out"]) == (100.0, 0.0)
+    assert split["pairs"] == (40 - sum(mask), sum(mask))
+    assert split["training"] == "every cell"
+    # a full-coverage cell has no held-out pairs and is left out
+    full = yaml.safe_load(config.to_yaml()) | {"coverage": 1.0}
+    (cell / "config.yaml").write_text(yaml.safe_dump(full))
+    assert held_out_pairs.split_cell(cell) is None
