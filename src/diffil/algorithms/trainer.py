@@ -108,9 +108,8 @@ class Trainer:
         # in) and the one training episodes play: every cell, as reference 000 trains, unless
         # train_on_covered_cells; evaluation always uses every cell (TaskSpec.make_env)
         self.task = get_task(config.task, noise=config.noise, coverage=config.coverage)
-        self.train_task = (
-            self.task if config.train_on_covered_cells else self.task.variant(coverage=1.0)
-        )
+        keep_variant = config.train_on_covered_cells or self.task.coverage >= 1.0
+        self.train_task = self.task if keep_variant else self.task.variant(coverage=1.0)
         self.device = resolve_device(config.device)
         if config.threads > 0:
             torch.set_num_threads(config.threads)
