@@ -23,7 +23,6 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from benchmarks.report import write_result
 from diffil.algorithms.config import read_run_config
@@ -49,26 +48,20 @@ def split_cell(cell: Path) -> dict | None:
     if not (cell / "eval.json").is_file():
         return None
     evaluation = json.loads((cell / "eval.json").read_text())
-    config = yaml.safe_load((cell / "config.yaml").read_text())
-    if float(config.get("coverage", 1.0)) >= 1.0:
+    # as the run was trained (config files from before a setting existed read so)
+    config = read_run_config(cell)
+    if config.coverage >= 1.0:
         return None
     success = np.array(evaluation["episode_returns"], dtype=float) > 0
     if not np.isclose(success.mean(), evaluation["success_rate"]):
         raise SystemExit(f"{cell}: episode returns do not give its success rate (not a maze?)")
     held = np.array(
         held_out_mask(
-            config["task"],
-            float(config["coverage"]),
-            float(config.get("noise", 1.0)),
-            len(success),
-            int(config.get("eval", {}).get("num_envs", 1)),
+            config.task, config.coverage, config.noise, len(success), config.eval.num_envs
         )
     )
     return {
-        # the setting as the run was trained (config files from before it existed read so)
-        "training": "covered cells"
-        if read_run_config(cell).train_on_covered_cells
-        else "every cell",
+        "training": "covered cells" if config.train_on_covered_cells else "every cell",
         "covered": 100 * float(success[~held].mean()) if (~held).any() else float("nan"),
         "held_out": 100 * float(success[held].mean()) if held.any() else float("nan"),
         "all": 100 * float(success.mean()),
