@@ -211,7 +211,9 @@ def test_report_renders_in_headless_chromium(smoke_bench, tmp_path):
     assert pixels[..., :3].std() > 0.05  # text, tables and pictures, not a blank page
 
 
-def test_a_packed_folder_reports_the_same_and_a_run_into_it_reuses_its_cells(smoke_bench, tmp_path):
+def test_a_packed_folder_reports_the_same_and_a_run_into_it_reuses_its_cells(
+    smoke_bench, tmp_path, capsys
+):
     """`bench pack` keeps config, eval and the evaluation rows of each finished cell: the report
     reads the same numbers and curves, and a further run trains only what is missing."""
     from diffil.bench.results import read_bench
@@ -246,6 +248,14 @@ def test_a_packed_folder_reports_the_same_and_a_run_into_it_reuses_its_cells(smo
     assert more.outcomes[BROKEN].state == TRAINED  # the one cell the pack did not have
     history = json.loads((grown / MANIFEST).read_text())["history"]
     assert len(history) == len(json.loads((packed / MANIFEST).read_text())["history"]) + 1
+    # a run that would train those cells otherwise (here: another budget) refuses, in one line,
+    # before it writes anything: one folder never holds two protocols under one cell name
+    before = {p: p.read_bytes() for p in grown.rglob("*") if p.is_file()}
+    assert main(["bench", "run", "smoke", "--steps", "2048", "--out", str(grown)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "were trained with other settings than this command" in err
+    assert "pointmaze-umaze/cov100/gail-s0 (steps)" in err and "run into another --out" in err
+    assert {p: p.read_bytes() for p in grown.rglob("*") if p.is_file()} == before
     (tmp_path / "a-file").write_text("x")
     with pytest.raises(DiffilError, match="is a file, not a folder"):
         pack_bench(out, tmp_path / "a-file")
@@ -692,6 +702,28 @@ def test_variant_suites_in_benchmarks_resolve_every_cell(path):
             assert config.steps == suite.budget.online, cell.name
         resolved = yaml.safe_load(config.to_yaml())
         assert deep_merge(resolved, suite.overrides) == resolved, cell.name
+
+
+PACKS = Path(__file__).parents[1] / "benchmarks" / "results" / "bench"
+
+
+@pytest.mark.parametrize("pack", sorted(PACKS.glob("*_cells")), ids=lambda p: p.name)
+def test_packed_cells_hold_the_config_their_suite_gives_them_today(pack):
+    """The packs behind the reports (benchmarks/results/bench/*_cells) were trained as their
+    suite's YAML says: seed 0 of every method and level (seeds differ only in the seed), as the
+    check that `bench run` makes before it reuses a cell. An edited suite fails here."""
+    from diffil.bench.reuse import differing_settings
+
+    name = json.loads((pack / MANIFEST).read_text())["suite"]["name"]
+    path = Path(__file__).parents[1] / "benchmarks" / "suites" / f"{name}.yaml"
+    suite = load_suite(path if path.is_file() else name)
+    checked = 0
+    for cell in suite.cells():
+        job = job_for(cell, suite, pack)
+        if cell.seed == suite.seeds[0] and (Path(job.path) / "eval.json").is_file():
+            assert differing_settings(job, Path(job.path)) == [], cell.name
+            checked += 1
+    assert checked
 
 
 def test_demonstrations_can_come_from_another_reset_noise_than_training(tmp_path):

@@ -359,8 +359,22 @@ def read_run_config(run: RunDirectory | str | PathLike) -> TrainConfig:
             generative.setdefault("network_input", "native")
         # before train_on_covered_cells, a coverage run's training episodes (and a planner's
         # exploration) kept to its cells; runs that train on demonstrations alone are unchanged
-        method = METHODS.get(str(data.get("method")))
-        trained_in_env = method is not None and (not method.offline or method.plans)
-        if trained_in_env and float(data.get("coverage", 1.0)) < 1.0:
+        if _covered_cells_matter(str(data.get("method")), float(data.get("coverage", 1.0))):
             data.setdefault("train_on_covered_cells", True)
         return from_dict(TrainConfig, data, where=CONFIG).validate()
+
+
+def _covered_cells_matter(method: str, coverage: float) -> bool:
+    """Whether ``train_on_covered_cells`` changes what a run of ``method`` trains: only a coverage
+    run (< 1) of a method that plays episodes while it trains (online, or a planner exploring)."""
+    spec = METHODS.get(method)
+    return spec is not None and (not spec.offline or spec.plans) and coverage < 1.0
+
+
+def inert_settings(config: TrainConfig) -> set[str]:
+    """The settings of ``config`` that cannot change what it trains, whatever their value (e.g.
+    ``train_on_covered_cells`` of an offline method, or at coverage 1): two configs that differ
+    only there train the same run."""
+    if _covered_cells_matter(config.method, config.coverage):
+        return set()
+    return {"train_on_covered_cells"}

@@ -34,10 +34,41 @@ from diffil.utils.provenance import utc_now
 
 
 def _config_data(config: Any) -> dict[str, Any]:
-    """A TrainConfig as plain data, without the demonstrations' path (compared by content)."""
+    """A TrainConfig as plain data, without the demonstrations' path (compared by content) and
+    the settings that cannot change what it trains (:func:`inert_settings`)."""
+    from diffil.algorithms.config import inert_settings
+
     data = yaml.safe_load(config.to_yaml())
-    data.pop("demos", None)
+    for key in {"demos", *inert_settings(config)}:
+        data.pop(key, None)
     return data
+
+
+def _job_config(job: CellJob) -> Any:
+    """The TrainConfig training ``job`` would write."""
+    from diffil.algorithms.run import new_run_config
+
+    return new_run_config(
+        job.method,
+        job.task,
+        demos=job.demos,
+        steps=job.steps,
+        seed=job.seed,
+        overrides=job.overrides,
+    )
+
+
+def differing_settings(job: CellJob, run: Path, ignore: tuple[str, ...] = ()) -> list[str]:
+    """The top-level settings in which the run at ``run`` (its config as today's code reads it)
+    differs from the config ``job`` would train, ``ignore`` and the demonstrations' path aside
+    (compare those by content); [] when they agree. Raises a one-line DiffilError for a config
+    that cannot be read."""
+    from diffil.algorithms.config import read_run_config
+
+    mine, other = _config_data(_job_config(job)), _config_data(read_run_config(run))
+    return sorted(
+        k for k in mine.keys() | other.keys() if k not in ignore and mine.get(k) != other.get(k)
+    )
 
 
 def _source_demos(source: Path, named: str | None) -> Path | None:
@@ -54,27 +85,17 @@ def why_not_reusable(job: CellJob, candidate: Path, source: Path) -> str | None:
     """None when ``candidate`` (a cell of the bench folder ``source``) is what training ``job``
     would make; otherwise why not, in a few words."""
     from diffil.algorithms.config import read_run_config
-    from diffil.algorithms.run import new_run_config
 
     if not is_finished(candidate):
         return "not finished there"
     try:
+        keys = differing_settings(job, candidate)
         theirs = read_run_config(candidate)
     except DiffilError as err:
         return f"its config cannot be read ({err.what})"
-    ours = new_run_config(
-        job.method,
-        job.task,
-        demos=job.demos,
-        steps=job.steps,
-        seed=job.seed,
-        overrides=job.overrides,
-    )
-    mine, other = _config_data(ours), _config_data(theirs)
-    if mine != other:
-        keys = sorted(k for k in mine.keys() | other.keys() if mine.get(k) != other.get(k))
+    if keys:
         return f"its config differs ({', '.join(keys)})"
-    wanted = job.demos if job.demos is not None else _shipped_demos(ours)
+    wanted = job.demos if job.demos is not None else _shipped_demos(_job_config(job))
     if wanted is None:
         return None if theirs.demos is None else "it trained on demonstrations, this cell has none"
     found = _source_demos(source, theirs.demos)

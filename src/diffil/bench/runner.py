@@ -8,7 +8,9 @@
     OUT/runs/<task>/<regime>/<method>-s<seed>/   the cells' run directories
 
 A second run of the same suite into the same OUT reuses finished cells (eval.json exists),
-resumes interrupted ones from their checkpoint and retries failed ones. Cells that other bench
+resumes interrupted ones from their checkpoint and retries failed ones; it refuses to start when
+a cell there was trained with other settings than the command gives it now (an edited suite, a
+changed ``--steps``), so that one folder never mixes two protocols. Cells that other bench
 folders trained with the same config and demonstrations can be copied in instead
 (:mod:`diffil.bench.reuse`); bench.json records each copy under ``copied``.
 """
@@ -42,7 +44,7 @@ from diffil.bench.demos import (
     ensure_demonstrations,
 )
 from diffil.bench.executors import Executor, LocalPool, RayTasks
-from diffil.bench.reuse import copy_reusable_cells
+from diffil.bench.reuse import copy_reusable_cells, differing_settings
 from diffil.bench.suite import Cell, Suite
 from diffil.errors import DiffilError, TrainingInterrupted
 from diffil.runs.run_dir import CONFIG
@@ -223,6 +225,31 @@ def _record_interrupted(
     write_json(out / STATUS, status)
 
 
+def check_trained_as_now(jobs: list[CellJob], out: Path) -> None:
+    """Refuse (one line) when a cell already in ``out`` was trained with other settings than
+    ``jobs`` give it: reusing or resuming it would mix two configs under one name. An unfinished
+    cell may differ in ``steps`` (resuming it trains to the new budget)."""
+    stale = []
+    for job in jobs:
+        path = Path(job.path)
+        if not (path / CONFIG).is_file():
+            continue
+        try:
+            keys = differing_settings(job, path, ignore=() if is_finished(path) else ("steps",))
+        except DiffilError:  # an unreadable config: that cell fails alone, with its message
+            continue
+        if keys:
+            stale.append(f"{job.name} ({', '.join(keys)})")
+    if stale:
+        shown = ", ".join(stale[:3]) + (f" and {len(stale) - 3} more" if len(stale) > 3 else "")
+        raise DiffilError(
+            f"{len(stale)} cell(s) there were trained with other settings than this command "
+            f"gives them: {shown}",
+            "run into another --out, or delete those cells' folders to train them again",
+            out,
+        )
+
+
 def run_suite(
     suite: Suite,
     out: str | Path,
@@ -243,6 +270,7 @@ def run_suite(
     started = time.perf_counter()
     cells = suite.cells()
     jobs = [job_for(cell, suite, out) for cell in cells]
+    check_trained_as_now(jobs, out)
     how = f"ray ({ray_address or 'local'})" if use_ray else f"local pool, {workers} workers"
     _record_manifest(out, suite, cells, how)
     status = read_json(out / STATUS)
