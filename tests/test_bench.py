@@ -309,6 +309,21 @@ def test_cells_of_another_folder_with_the_same_config_and_demos_are_copied_in(
         "its demonstrations differ"
     )
     assert why_not_reusable(job, out / "runs" / BROKEN, out) == "not finished there"
+    # from a pack whose bench folder is gone: its demonstrations are compared by the digest the
+    # pack recorded for them (it keeps digests, not files)
+    pack = tmp_path / "packed"
+    packed_cell = pack / "runs" / job.name
+    config = yaml.safe_load((packed_cell / "config.yaml").read_text())
+    config["demos"] = f"/gone/data/{Path(config['demos']).name}"
+    (packed_cell / "config.yaml").write_text(yaml.safe_dump(config))
+    assert why_not_reusable(job, packed_cell, pack) is None
+    manifest = json.loads((pack / MANIFEST).read_text())
+    manifest["data"][Path(job.demos).name]["digest"] = "0" * 64
+    (pack / MANIFEST).write_text(json.dumps(manifest))
+    assert why_not_reusable(job, packed_cell, pack) == "its demonstrations differ"
+    del manifest["data"][Path(job.demos).name]
+    (pack / MANIFEST).write_text(json.dumps(manifest))
+    assert why_not_reusable(job, packed_cell, pack).startswith("its demonstrations (/gone/data/")
 
 
 def test_a_level_of_another_name_is_copied_from_the_regime_that_trained_it(smoke_bench, tmp_path):

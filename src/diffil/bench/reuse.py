@@ -11,8 +11,9 @@ copies such a cell from ``OTHER`` (a bench folder or a pack of one) when
 * its config, read as today's code reads it, equals the config this suite would train the cell
   with (the demonstrations' path aside), and
 * its demonstrations hold the same content as this folder's (every array and attribute; found at
-  the path its config names, or in ``OTHER/data`` under the same file name), or, for a cell
-  that names none, as the task's shipped demonstrations that ``diffil train`` would use.
+  the path its config names, or in ``OTHER/data`` under the same file name, or else by the
+  digest ``OTHER/bench.json`` recorded for that file: a pack keeps digests, not files), or, for
+  a cell that names none, as the task's shipped demonstrations that ``diffil train`` would use.
 
 Each copy is recorded in ``bench.json`` under ``copied`` (source, time, the demonstrations'
 content digest), so the report can say which cells the commands in its header did not train.
@@ -27,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from diffil.bench.cell import RUNS_DIR, CellJob, is_finished
+from diffil.bench.cell import MANIFEST, RUNS_DIR, CellJob, is_finished
 from diffil.bench.demos import DATA_DIR, demos_digest
 from diffil.errors import DiffilError
 from diffil.utils.provenance import utc_now
@@ -99,11 +100,25 @@ def why_not_reusable(job: CellJob, candidate: Path, source: Path) -> str | None:
     if wanted is None:
         return None if theirs.demos is None else "it trained on demonstrations, this cell has none"
     found = _source_demos(source, theirs.demos)
-    if found is None:
+    digest = demos_digest(found) if found is not None else _recorded_digest(source, theirs.demos)
+    if digest is None:
         return f"its demonstrations ({theirs.demos}) are not there to compare"
-    if demos_digest(found) != demos_digest(Path(wanted)):
+    if digest != demos_digest(Path(wanted)):
         return "its demonstrations differ"
     return None
+
+
+def _recorded_digest(source: Path, named: str) -> str | None:
+    """The content digest ``source/bench.json`` recorded for the demonstrations file ``named``
+    (a pack keeps the digests, not the files); None if it has no record of it."""
+    import json
+
+    try:
+        data = json.loads((source / MANIFEST).read_text()).get("data", {})
+    except (OSError, ValueError, AttributeError):
+        return None
+    record = data.get(Path(named).name) if isinstance(data, dict) else None
+    return record.get("digest") if isinstance(record, dict) else None
 
 
 def _shipped_demos(config: Any) -> str | None:

@@ -30,6 +30,7 @@ from diffil.bench.cell import (
     COPIED,
     FAILED,
     INTERRUPTED,
+    MANIFEST,
     REUSED,
     RUNS_DIR,
     CellJob,
@@ -52,7 +53,6 @@ from diffil.utils.config import deep_merge
 from diffil.utils.progress import format_duration
 from diffil.utils.provenance import RESULT_PACKAGES, machine, utc_now, versions
 
-MANIFEST = "bench.json"
 STATUS = "status.json"
 
 CLI_MAIN = ("cli", "__main__.py")  # sys.argv[0] of `python -m diffil.cli`
