@@ -284,11 +284,31 @@ def test_cells_of_another_folder_with_the_same_config_and_demos_are_copied_in(
         assert (fresh / "runs" / name / "eval.json").read_bytes() == (
             out / "runs" / name / "eval.json"
         ).read_bytes()
-    copied = json.loads((fresh / MANIFEST).read_text())["copied"]
+    manifest = json.loads((fresh / MANIFEST).read_text())
+    copied = manifest["copied"]
     assert sorted(copied) == finished
-    assert copied[finished[0]]["folder"] == str(out.resolve())
+    assert copied[finished[0]]["folder"] == copied[finished[0]]["trained_in"] == str(out.resolve())
+    # the source's suite and runs are kept, so the report names the commands that trained them
+    source_runs = json.loads((out / MANIFEST).read_text())["history"]
+    assert manifest["origins"] == {str(out.resolve()): {"suite": "smoke", "history": source_runs}}
     report = build_report(fresh, tmp_path / "report.html").markdown.read_text()
-    assert f"**copied in**: {len(finished)} cells trained in `{out.resolve()}`" in report
+    assert (
+        f"**copied in**: {len(finished)} cells trained in `{out.resolve()}` (suite `smoke`)"
+        in report
+    )
+    # a copy of a copy still names the folder whose runs trained the cell, and those runs (a
+    # run from Python records no command: one is written in here so that the report shows it)
+    manifest = json.loads((fresh / MANIFEST).read_text())
+    manifest["origins"][str(out.resolve())]["history"][0]["command"] = "diffil bench run smoke"
+    (fresh / MANIFEST).write_text(json.dumps(manifest))
+    again = tmp_path / "again"
+    assert main(["bench", "run", "smoke", "--out", str(again), "--reuse", str(fresh)]) == 0
+    manifest = json.loads((again / MANIFEST).read_text())
+    assert {r["trained_in"] for r in manifest["copied"].values()} >= {str(out.resolve())}
+    assert set(manifest["origins"]) == {str(out.resolve()), str(fresh.resolve())}
+    report = build_report(again, tmp_path / "again.html").markdown.read_text()
+    assert f"cells trained in `{out.resolve()}` (suite `smoke`)" in report
+    assert "; the runs into that folder, oldest first:\n  1. `diffil bench run smoke` (" in report
     # a pack keeps the record of what was copied, and the demonstrations' digests
     pack_bench(fresh, tmp_path / "packed")
     packed = json.loads((tmp_path / "packed" / MANIFEST).read_text())

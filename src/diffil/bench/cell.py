@@ -19,7 +19,6 @@ from diffil.errors import DiffilError, describe
 SINGLE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 
 RUNS_DIR = "runs"  # a bench folder's cells: OUT/runs/<task>/<regime>/<method>-s<seed>
-MANIFEST = "bench.json"  # a bench folder's record: suite, commands, demonstrations' digests
 
 # what an outcome's state can be (copied: from another bench folder, by --reuse)
 TRAINED, RESUMED, REUSED, COPIED, FAILED = "trained", "resumed", "reused", "copied", "failed"

@@ -27,9 +27,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from diffil.bench.cell import is_finished
+from diffil.bench.cell import RUNS_DIR, is_finished
 from diffil.bench.demos import merge_records
-from diffil.bench.runner import MANIFEST, RUNS_DIR, STATUS, read_json, run_history, write_json
+from diffil.bench.manifest import MANIFEST, STATUS, read_json, run_history, write_json
 from diffil.errors import DiffilError
 from diffil.runs.run_dir import CONFIG, EVAL, METRICS
 from diffil.utils.provenance import utc_now
@@ -118,6 +118,7 @@ def pack_bench(folder: str | Path, out: str | Path) -> dict[str, Any]:
             **(manifest.get("demonstrations") or {}),
         },
         "copied": copied,
+        "origins": {**(earlier.get("origins") or {}), **(manifest.get("origins") or {})},
         "data": data,
         "packed": {
             "from": str(folder),

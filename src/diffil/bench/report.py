@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from diffil.bench.cell import RUNS_DIR
 from diffil.bench.figures import (
     method_scores,
     plot_learning_curves,
@@ -25,8 +26,8 @@ from diffil.bench.figures import (
     plot_summary,
     reward_map,
 )
+from diffil.bench.manifest import run_history
 from diffil.bench.results import FAILED, FINISHED, MISSING, CellResult, read_bench
-from diffil.bench.runner import RUNS_DIR, run_history
 from diffil.bench.stats import difference_estimate, interval_estimate, probability_of_improvement
 from diffil.envs.registry import get_task
 from diffil.errors import DiffilError
@@ -242,7 +243,7 @@ def _groups(
 def _last_cell_finished(bench_dir: Path) -> str | None:
     """When the last cell that trained (not one reused or copied in) finished, from status.json."""
     from diffil.bench.cell import COPIED, REUSED
-    from diffil.bench.runner import STATUS, read_json
+    from diffil.bench.manifest import STATUS, read_json
 
     status = read_json(bench_dir / STATUS)
     times = [v.get("when") for v in status.values() if v.get("state") not in (REUSED, COPIED)]
@@ -293,6 +294,7 @@ def build_report(bench_dir: str | Path, out: str | Path | None = None) -> Report
         "runs": history,
         "packed": manifest.get("packed"),
         "copied": manifest.get("copied") or {},
+        "origins": manifest.get("origins") or {},
         "machine": "; ".join(machines) or manifest.get("machine"),
         "executor": manifest.get("executor"),
         "versions": manifest.get("versions", {}),
@@ -486,13 +488,26 @@ def _provenance_lines(data: dict[str, Any], as_html: bool) -> list[str]:
         lines.append(f"{bold('command')}: {code(data['command'])}")
     by_folder: dict[str, list[str]] = {}
     for name, record in sorted((data.get("copied") or {}).items()):
-        by_folder.setdefault(str(record.get("folder")), []).append(name)
+        trained_in = record.get("trained_in") or record.get("folder")
+        by_folder.setdefault(str(trained_in), []).append(name)
+    origins = data.get("origins") or {}
     for folder, names in by_folder.items():
+        origin = origins.get(folder) or {}
+        suite = f" (suite {code(origin['suite'])})" if origin.get("suite") else ""
+        commands = [r for r in origin.get("history") or [] if r.get("command")]
         lines.append(
-            f"{bold('copied in')}: {len(names)} cells trained in {code(folder)} by its own runs "
-            f"(same config, identical demonstrations; {code('--reuse')}), not by the commands "
-            "above: " + ", ".join(code(n) for n in names)
+            f"{bold('copied in')}: {len(names)} cells trained in {code(folder)}{suite} by its own "
+            f"runs (same config, identical demonstrations; {code('--reuse')}), not by the "
+            "commands above: "
+            + ", ".join(code(n) for n in names)
+            + ("; the runs into that folder, oldest first:" if commands else "")
         )
+        if commands:
+            lines += [
+                f"{SUB_ITEM}{i}. {code(r['command'])} ({esc(str(r.get('started')))}, "
+                f"{esc(str(r.get('machine')))})"
+                for i, r in enumerate(commands, 1)
+            ]
     packed = data.get("packed")
     if packed:
         lines.append(

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from diffil.bench.runner import MANIFEST, RUNS_DIR, STATUS, read_json
+from diffil.bench.cell import RUNS_DIR
+from diffil.bench.manifest import MANIFEST, STATUS, read_json
 from diffil.errors import DiffilError
 
 FINISHED, FAILED, MISSING = "finished", "failed", "missing"

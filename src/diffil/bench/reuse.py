@@ -15,8 +15,10 @@ copies such a cell from ``OTHER`` (a bench folder or a pack of one) when
   digest ``OTHER/bench.json`` recorded for that file: a pack keeps digests, not files), or, for
   a cell that names none, as the task's shipped demonstrations that ``diffil train`` would use.
 
-Each copy is recorded in ``bench.json`` under ``copied`` (source, time, the demonstrations'
-content digest), so the report can say which cells the commands in its header did not train.
+Each copy is recorded in ``bench.json`` under ``copied`` (source, the folder that trained it,
+time, the demonstrations' content digest), and each source's suite and commands under
+``origins`` (with the origins it had recorded in turn), so the report can say which cells the
+commands in its header did not train, and which commands did.
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ from typing import Any
 
 import yaml
 
-from diffil.bench.cell import MANIFEST, RUNS_DIR, CellJob, is_finished
+from diffil.bench.cell import RUNS_DIR, CellJob, is_finished
 from diffil.bench.demos import DATA_DIR, demos_digest
+from diffil.bench.manifest import MANIFEST, read_json, run_history
 from diffil.errors import DiffilError
 from diffil.utils.provenance import utc_now
 
@@ -111,13 +114,7 @@ def why_not_reusable(job: CellJob, candidate: Path, source: Path) -> str | None:
 def _recorded_digest(source: Path, named: str) -> str | None:
     """The content digest ``source/bench.json`` recorded for the demonstrations file ``named``
     (a pack keeps the digests, not the files); None if it has no record of it."""
-    import json
-
-    try:
-        data = json.loads((source / MANIFEST).read_text()).get("data", {})
-    except (OSError, ValueError, AttributeError):
-        return None
-    record = data.get(Path(named).name) if isinstance(data, dict) else None
+    record = (_manifest(source).get("data") or {}).get(Path(named).name)
     return record.get("digest") if isinstance(record, dict) else None
 
 
@@ -146,6 +143,37 @@ def _candidates(name: str, sources: list[Path]) -> Iterator[tuple[Path, Path, bo
         for other in sorted((source / RUNS_DIR / task).glob(f"*/{leaf}")):
             if other.parent.name != regime and other.is_dir():
                 yield source, other, False
+
+
+def _manifest(folder: Path) -> dict[str, Any]:
+    """A bench folder's bench.json ({} if it has none or it cannot be read)."""
+    try:
+        return read_json(folder / MANIFEST)
+    except DiffilError:
+        return {}
+
+
+def _trained_in(source: Path, candidate: Path) -> str:
+    """The folder whose own runs trained ``candidate`` (a cell of ``source``): ``source``, or
+    the folder ``source`` had copied it from in turn."""
+    name = candidate.relative_to(source / RUNS_DIR).as_posix()
+    record = (_manifest(source).get("copied") or {}).get(name) or {}
+    return str(record.get("trained_in") or record.get("folder") or source.resolve())
+
+
+def origins_of(sources: list[Path]) -> dict[str, dict[str, Any]]:
+    """What ``diffil bench report`` needs to say how copied cells were trained: for each source
+    folder, and each folder it had copied cells from in turn, its suite and the runs into it
+    (command, machine, date), by folder. Recorded in bench.json under ``origins``."""
+    origins: dict[str, dict[str, Any]] = {}
+    for source in sources:
+        manifest = _manifest(source)
+        origins.update(manifest.get("origins") or {})
+        origins[str(source.resolve())] = {
+            "suite": (manifest.get("suite") or {}).get("name"),
+            "history": run_history(manifest),
+        }
+    return origins
 
 
 def copy_reusable_cells(
@@ -178,6 +206,7 @@ def copy_reusable_cells(
             copied[job.name] = {
                 "folder": str(source.resolve()),
                 "from": str(candidate.resolve()),
+                "trained_in": _trained_in(source, candidate),
                 "when": utc_now(),
                 "demos_digest": None if job.demos is None else demos_digest(Path(job.demos)),
             }

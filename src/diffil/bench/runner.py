@@ -17,7 +17,6 @@ folders trained with the same config and demonstrations can be copied in instead
 
 from __future__ import annotations
 
-import json
 import shlex
 import sys
 import time
@@ -30,7 +29,6 @@ from diffil.bench.cell import (
     COPIED,
     FAILED,
     INTERRUPTED,
-    MANIFEST,
     REUSED,
     RUNS_DIR,
     CellJob,
@@ -45,15 +43,14 @@ from diffil.bench.demos import (
     ensure_demonstrations,
 )
 from diffil.bench.executors import Executor, LocalPool, RayTasks
-from diffil.bench.reuse import copy_reusable_cells, differing_settings
+from diffil.bench.manifest import MANIFEST, STATUS, read_json, run_history, write_json
+from diffil.bench.reuse import copy_reusable_cells, differing_settings, origins_of
 from diffil.bench.suite import Cell, Suite
 from diffil.errors import DiffilError, TrainingInterrupted
 from diffil.runs.run_dir import CONFIG
 from diffil.utils.config import deep_merge
 from diffil.utils.progress import format_duration
 from diffil.utils.provenance import RESULT_PACKAGES, machine, utc_now, versions
-
-STATUS = "status.json"
 
 CLI_MAIN = ("cli", "__main__.py")  # sys.argv[0] of `python -m diffil.cli`
 
@@ -104,25 +101,6 @@ def job_for(cell: Cell, suite: Suite, out: Path) -> CellJob:
     )
 
 
-def read_json(path: Path) -> dict[str, Any]:
-    """A JSON object file of the bench folder, {} if absent; one-line error if unreadable."""
-    if not path.is_file():
-        return {}
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise DiffilError(f"cannot read it ({exc})", "delete it and run again", path) from None
-    if not isinstance(data, dict):
-        raise DiffilError("is not a JSON object", "delete it and run again", path)
-    return data
-
-
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str))
-    tmp.replace(path)
-
-
 def _record_manifest(out: Path, suite: Suite, cells: list[Cell], how: str) -> dict[str, Any]:
     """Write bench.json: this suite (merged with the cells of earlier runs into ``out``)."""
     old = read_json(out / MANIFEST)
@@ -158,21 +136,11 @@ def _record_manifest(out: Path, suite: Suite, cells: list[Cell], how: str) -> di
         "cells": known,
         "demonstrations": old.get("demonstrations", {}),  # synthetic sets (ensure_augmented)
         "copied": old.get("copied", {}),  # cells copied from other folders (--reuse)
+        "origins": old.get("origins", {}),  # those folders' suites and runs (reuse.origins_of)
         "data": old.get("data", {}),  # the collected demonstrations' episodes and digests
     }
     write_json(out / MANIFEST, manifest)
     return manifest
-
-
-def run_history(manifest: dict[str, Any]) -> list[dict[str, Any]]:
-    """The runs recorded in a bench.json (command, machine, executor, start), oldest first; a
-    folder written before the history was kept has its last run only."""
-    if not manifest:
-        return []
-    if "history" in manifest:
-        return list(manifest["history"])
-    keys = ("command", "machine", "executor", "started")
-    return [{k: manifest.get(k) for k in keys}]
 
 
 class Progress:
@@ -300,6 +268,8 @@ def run_suite(
         if copied:
             manifest = read_json(out / MANIFEST)
             manifest["copied"] = {**manifest.get("copied", {}), **copied}
+            used = sorted({Path(record["folder"]) for record in copied.values()})
+            manifest["origins"] = {**manifest.get("origins", {}), **origins_of(used)}
             write_json(out / MANIFEST, manifest)
             for name in copied:
                 summary.outcomes[name] = CellOutcome(name, COPIED)
