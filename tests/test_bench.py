@@ -299,7 +299,8 @@ def test_cells_of_another_folder_with_the_same_config_and_demos_are_copied_in(
     # a copy of a copy still names the folder whose runs trained the cell, and those runs (a
     # run from Python records no command: one is written in here so that the report shows it)
     manifest = json.loads((fresh / MANIFEST).read_text())
-    manifest["origins"][str(out.resolve())]["history"][0]["command"] = "diffil bench run smoke"
+    first_run = manifest["origins"][str(out.resolve())]["history"][0]
+    first_run.update(command="diffil bench run smoke", machine="another machine")
     (fresh / MANIFEST).write_text(json.dumps(manifest))
     again = tmp_path / "again"
     assert main(["bench", "run", "smoke", "--out", str(again), "--reuse", str(fresh)]) == 0
@@ -309,6 +310,7 @@ def test_cells_of_another_folder_with_the_same_config_and_demos_are_copied_in(
     report = build_report(again, tmp_path / "again.html").markdown.read_text()
     assert f"cells trained in `{out.resolve()}` (suite `smoke`)" in report
     assert "; the runs into that folder, oldest first:\n  1. `diffil bench run smoke` (" in report
+    assert "- **machine**: " in report and "; another machine" in report  # and where they ran
     # a pack keeps the record of what was copied, and the demonstrations' digests
     pack_bench(fresh, tmp_path / "packed")
     packed = json.loads((tmp_path / "packed" / MANIFEST).read_text())

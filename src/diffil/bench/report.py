@@ -286,7 +286,15 @@ def build_report(bench_dir: str | Path, out: str | Path | None = None) -> Report
     regimes = [r for r in dict.fromkeys(names) if any(c.regime == r for c in cells)]
     regimes += sorted({c.regime for c in cells} - set(regimes))
     history = run_history(manifest)
-    machines = list(dict.fromkeys(str(r.get("machine")) for r in history if r.get("machine")))
+    # the machines of this folder's runs, and of the runs that trained the cells copied in
+    origins = manifest.get("origins") or {}
+    trained_in = {
+        str(r.get("trained_in") or r.get("folder")) for r in (manifest.get("copied") or {}).values()
+    }
+    behind = [r for f in sorted(trained_in) for r in (origins.get(f) or {}).get("history") or []]
+    machines = list(
+        dict.fromkeys(str(r.get("machine")) for r in [*history, *behind] if r.get("machine"))
+    )
     data = {
         "suite": suite.get("name", bench_dir.name),
         "description": suite.get("description", ""),

@@ -165,14 +165,23 @@ def origins_of(sources: list[Path]) -> dict[str, dict[str, Any]]:
     """What ``diffil bench report`` needs to say how copied cells were trained: for each source
     folder, and each folder it had copied cells from in turn, its suite and the runs into it
     (command, machine, date), by folder. Recorded in bench.json under ``origins``."""
+
+    def origin(manifest: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "suite": (manifest.get("suite") or {}).get("name"),
+            "history": run_history(manifest),
+        }
+
     origins: dict[str, dict[str, Any]] = {}
     for source in sources:
         manifest = _manifest(source)
         origins.update(manifest.get("origins") or {})
-        origins[str(source.resolve())] = {
-            "suite": (manifest.get("suite") or {}).get("name"),
-            "history": run_history(manifest),
-        }
+        # folders it copied from before it recorded origins: read from disk where still there
+        for record in (manifest.get("copied") or {}).values():
+            folder = str(record.get("trained_in") or record.get("folder"))
+            if folder not in origins and _manifest(Path(folder)):
+                origins[folder] = origin(_manifest(Path(folder)))
+        origins[str(source.resolve())] = origin(manifest)
     return origins
 
 

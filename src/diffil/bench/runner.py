@@ -12,7 +12,8 @@ resumes interrupted ones from their checkpoint and retries failed ones; it refus
 a cell there was trained with other settings than the command gives it now (an edited suite, a
 changed ``--steps``), so that one folder never mixes two protocols. Cells that other bench
 folders trained with the same config and demonstrations can be copied in instead
-(:mod:`diffil.bench.reuse`); bench.json records each copy under ``copied``.
+(:mod:`diffil.bench.reuse`); bench.json records each copy under ``copied``, and the suite and
+runs of the folder that trained it under ``origins`` (:mod:`diffil.bench.manifest`).
 """
 
 from __future__ import annotations
