@@ -296,6 +296,7 @@ def test_cells_of_another_folder_with_the_same_config_and_demos_are_copied_in(
         f"**copied in**: {len(finished)} cells trained in `{out.resolve()}` (suite `smoke`)"
         in report
     )
+    assert f"first bench run started {source_runs[0]['started']}," in report  # theirs
     # a copy of a copy still names the folder whose runs trained the cell, and those runs (a
     # run from Python records no command: one is written in here so that the report shows it)
     manifest = json.loads((fresh / MANIFEST).read_text())

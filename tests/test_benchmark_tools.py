@@ -153,6 +153,10 @@ def test_held_out_pairs_split_a_cell_by_the_pairs_its_evaluation_played(tmp_path
     assert (split["covered"], split["held_out"]) == (100.0, 0.0)
     assert split["pairs"] == (40 - sum(mask), sum(mask))
     assert split["training"] == "every cell"
+    # an offline method plays no training episode: it trains on neither
+    offline = yaml.safe_load(config.to_yaml()) | {"method": "bc"}
+    (cell / "config.yaml").write_text(yaml.safe_dump(offline))
+    assert held_out_pairs.split_cell(cell)["training"] is None
     # a full-coverage cell has no held-out pairs and is left out
     full = yaml.safe_load(config.to_yaml()) | {"coverage": 1.0}
     (cell / "config.yaml").write_text(yaml.safe_dump(full))

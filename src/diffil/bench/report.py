@@ -306,7 +306,11 @@ def build_report(bench_dir: str | Path, out: str | Path | None = None) -> Report
         "machine": "; ".join(machines) or manifest.get("machine"),
         "executor": manifest.get("executor"),
         "versions": manifest.get("versions", {}),
-        "runs_started": manifest.get("first_started"),
+        # the first run behind any cell here, the copied ones' included (dates sort as text)
+        "runs_started": min(
+            [str(r["started"]) for r in behind if r.get("started")]
+            + [str(manifest.get("first_started"))],
+        ),
         "last_run": _last_cell_finished(bench_dir) or manifest.get("started"),
         "report_date": utc_now(),
         "report_machine": machine(),
