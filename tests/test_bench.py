@@ -256,6 +256,12 @@ def test_a_packed_folder_reports_the_same_and_a_run_into_it_reuses_its_cells(
     assert "\n" not in err and "were trained with other settings than this command" in err
     assert "pointmaze-umaze/cov100/gail-s0 (steps)" in err and "run into another --out" in err
     assert {p: p.read_bytes() for p in grown.rglob("*") if p.is_file()} == before
+    # and another suite's run into it is refused first, whatever its cells' settings
+    other = yaml.safe_load((Path(diffil.__file__).parent / "configs/suites/smoke.yaml").read_text())
+    (tmp_path / "other.yaml").write_text(yaml.safe_dump({**other, "name": "other"}))
+    assert main(["bench", "run", str(tmp_path / "other.yaml"), "--out", str(grown)]) == 2
+    assert "holds results of suite 'smoke', not 'other'" in capsys.readouterr().err
+    assert {p: p.read_bytes() for p in grown.rglob("*") if p.is_file()} == before
     (tmp_path / "a-file").write_text("x")
     with pytest.raises(DiffilError, match="is a file, not a folder"):
         pack_bench(out, tmp_path / "a-file")

@@ -105,12 +105,6 @@ def job_for(cell: Cell, suite: Suite, out: Path) -> CellJob:
 def _record_manifest(out: Path, suite: Suite, cells: list[Cell], how: str) -> dict[str, Any]:
     """Write bench.json: this suite (merged with the cells of earlier runs into ``out``)."""
     old = read_json(out / MANIFEST)
-    if old and old.get("suite", {}).get("name") != suite.name:
-        raise DiffilError(
-            f"holds results of suite {old.get('suite', {}).get('name')!r}, not {suite.name!r}",
-            "choose another --out",
-            out,
-        )
     known = dict(old.get("cells", {}))
     for cell in cells:
         known[cell.name] = {
@@ -194,6 +188,17 @@ def _record_interrupted(
     write_json(out / STATUS, status)
 
 
+def check_same_suite(out: Path, suite: Suite) -> None:
+    """Refuse (one line) a folder that holds another suite's results."""
+    old = read_json(out / MANIFEST)
+    if old and old.get("suite", {}).get("name") != suite.name:
+        raise DiffilError(
+            f"holds results of suite {old.get('suite', {}).get('name')!r}, not {suite.name!r}",
+            "choose another --out",
+            out,
+        )
+
+
 def check_trained_as_now(jobs: list[CellJob], out: Path) -> None:
     """Refuse (one line) when a cell already in ``out`` was trained with other settings than
     ``jobs`` give it: reusing or resuming it would mix two configs under one name. An unfinished
@@ -239,6 +244,7 @@ def run_suite(
     started = time.perf_counter()
     cells = suite.cells()
     jobs = [job_for(cell, suite, out) for cell in cells]
+    check_same_suite(out, suite)
     check_trained_as_now(jobs, out)
     how = f"ray ({ray_address or 'local'})" if use_ray else f"local pool, {workers} workers"
     _record_manifest(out, suite, cells, how)
