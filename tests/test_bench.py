@@ -318,6 +318,7 @@ def test_cells_of_another_folder_with_the_same_config_and_demos_are_copied_in(
     assert f"cells trained in `{out.resolve()}` (suite `smoke`)" in report
     assert "; the runs into that folder, oldest first:\n  1. `diffil bench run smoke` (" in report
     assert "- **machine**: " in report and "; another machine" in report  # and where they ran
+    assert "last cell finished - (every cell was copied in)" in report  # none trained there
     # a pack keeps the record of what was copied, and the demonstrations' digests
     pack_bench(fresh, tmp_path / "packed")
     packed = json.loads((tmp_path / "packed" / MANIFEST).read_text())

@@ -311,7 +311,8 @@ def build_report(bench_dir: str | Path, out: str | Path | None = None) -> Report
             [str(r["started"]) for r in behind if r.get("started")]
             + [str(manifest.get("first_started"))],
         ),
-        "last_run": _last_cell_finished(bench_dir) or manifest.get("started"),
+        "last_run": _last_cell_finished(bench_dir)
+        or ("- (every cell was copied in)" if manifest.get("copied") else manifest.get("started")),
         "report_date": utc_now(),
         "report_machine": machine(),
         "statistics": (
