@@ -756,7 +756,10 @@ PACKS = Path(__file__).parents[1] / "benchmarks" / "results" / "bench"
 def test_packed_cells_hold_the_config_their_suite_gives_them_today(pack):
     """The packs behind the reports (benchmarks/results/bench/*_cells) were trained as their
     suite's YAML says: seed 0 of every method and level (seeds differ only in the seed), as the
-    check that `bench run` makes before it reuses a cell. An edited suite fails here."""
+    check that `bench run` makes before it reuses a cell. An edited suite or preset fails here:
+    run the suite's cells again, or pin the old setting in the suite (as the covered-training
+    suite does), or, for a setting new in the config, have read_run_config read old runs as
+    they trained."""
     from diffil.bench.reuse import differing_settings
 
     name = json.loads((pack / MANIFEST).read_text())["suite"]["name"]
