@@ -69,7 +69,12 @@ def differing_settings(job: CellJob, run: Path, ignore: tuple[str, ...] = ()) ->
     that cannot be read."""
     from diffil.algorithms.config import read_run_config
 
-    mine, other = _config_data(_job_config(job)), _config_data(read_run_config(run))
+    return _differing(_job_config(job), read_run_config(run), ignore)
+
+
+def _differing(ours: Any, theirs: Any, ignore: tuple[str, ...] = ()) -> list[str]:
+    """The top-level settings in which two TrainConfigs differ (see :func:`_config_data`)."""
+    mine, other = _config_data(ours), _config_data(theirs)
     return sorted(
         k for k in mine.keys() | other.keys() if k not in ignore and mine.get(k) != other.get(k)
     )
@@ -92,14 +97,15 @@ def why_not_reusable(job: CellJob, candidate: Path, source: Path) -> str | None:
 
     if not is_finished(candidate):
         return "not finished there"
+    ours = _job_config(job)
     try:
-        keys = differing_settings(job, candidate)
         theirs = read_run_config(candidate)
     except DiffilError as err:
         return f"its config cannot be read ({err.what})"
+    keys = _differing(ours, theirs)
     if keys:
         return f"its config differs ({', '.join(keys)})"
-    wanted = job.demos if job.demos is not None else _shipped_demos(_job_config(job))
+    wanted = job.demos if job.demos is not None else _shipped_demos(ours)
     if wanted is None:
         return None if theirs.demos is None else "it trained on demonstrations, this cell has none"
     found = _source_demos(source, theirs.demos)
