@@ -28,6 +28,7 @@ from diffil.bench.figures import (
 )
 from diffil.bench.manifest import run_history
 from diffil.bench.results import FAILED, FINISHED, MISSING, CellResult, read_bench
+from diffil.bench.reuse import trained_in
 from diffil.bench.stats import difference_estimate, interval_estimate, probability_of_improvement
 from diffil.envs.registry import get_task
 from diffil.errors import DiffilError
@@ -288,10 +289,8 @@ def build_report(bench_dir: str | Path, out: str | Path | None = None) -> Report
     history = run_history(manifest)
     # the machines of this folder's runs, and of the runs that trained the cells copied in
     origins = manifest.get("origins") or {}
-    trained_in = {
-        str(r.get("trained_in") or r.get("folder")) for r in (manifest.get("copied") or {}).values()
-    }
-    behind = [r for f in sorted(trained_in) for r in (origins.get(f) or {}).get("history") or []]
+    sources = {trained_in(r) for r in (manifest.get("copied") or {}).values()}
+    behind = [r for f in sorted(sources) for r in (origins.get(f) or {}).get("history") or []]
     machines = list(
         dict.fromkeys(str(r.get("machine")) for r in [*history, *behind] if r.get("machine"))
     )
@@ -501,8 +500,7 @@ def _provenance_lines(data: dict[str, Any], as_html: bool) -> list[str]:
         lines.append(f"{bold('command')}: {code(data['command'])}")
     by_folder: dict[str, list[str]] = {}
     for name, record in sorted((data.get("copied") or {}).items()):
-        trained_in = record.get("trained_in") or record.get("folder")
-        by_folder.setdefault(str(trained_in), []).append(name)
+        by_folder.setdefault(trained_in(record), []).append(name)
     origins = data.get("origins") or {}
     for folder, names in by_folder.items():
         origin = origins.get(folder) or {}

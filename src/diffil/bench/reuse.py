@@ -159,12 +159,18 @@ def _manifest(folder: Path) -> dict[str, Any]:
         return {}
 
 
+def trained_in(record: dict[str, Any]) -> str:
+    """The folder whose own runs trained a copied cell, from its ``copied`` record (records from
+    before ``trained_in`` was kept name only the folder it was copied from)."""
+    return str(record.get("trained_in") or record.get("folder"))
+
+
 def _trained_in(source: Path, candidate: Path) -> str:
     """The folder whose own runs trained ``candidate`` (a cell of ``source``): ``source``, or
     the folder ``source`` had copied it from in turn."""
     name = candidate.relative_to(source / RUNS_DIR).as_posix()
-    record = (_manifest(source).get("copied") or {}).get(name) or {}
-    return str(record.get("trained_in") or record.get("folder") or source.resolve())
+    record = (_manifest(source).get("copied") or {}).get(name)
+    return trained_in(record) if record else str(source.resolve())
 
 
 def origins_of(sources: list[Path]) -> dict[str, dict[str, Any]]:
@@ -184,7 +190,7 @@ def origins_of(sources: list[Path]) -> dict[str, dict[str, Any]]:
         origins.update(manifest.get("origins") or {})
         # folders it copied from before it recorded origins: read from disk where still there
         for record in (manifest.get("copied") or {}).values():
-            folder = str(record.get("trained_in") or record.get("folder"))
+            folder = trained_in(record)
             if folder not in origins and _manifest(Path(folder)):
                 origins[folder] = origin(_manifest(Path(folder)))
         origins[str(source.resolve())] = origin(manifest)
