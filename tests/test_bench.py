@@ -384,6 +384,87 @@ def test_a_level_of_another_name_is_copied_from_the_regime_that_trained_it(smoke
     ).read_bytes()
 
 
+def _smoke_suite_file(tmp_path: Path, name: str, **changes) -> Path:
+    """The smoke suite's cov100 level, one seed, with ``changes``, as a YAML file."""
+    data = yaml.safe_load((Path(diffil.__file__).parent / "configs/suites/smoke.yaml").read_text())
+    data.update(name=name, seeds=1, regimes=data["regimes"][:1], **changes)
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_a_variant_is_a_method_of_its_own_trained_with_its_overrides(smoke_bench, tmp_path):
+    """A suite's variant (BC with a smaller learning rate) trains its base method with the
+    variant's overrides on top of the suite's, in cells, rows and margins of its own name beside
+    the base method's; its cell is copied from a folder that ran the base method with those
+    overrides for every cell, and never from a plain cell of the base method."""
+    from diffil.algorithms.config import read_run_config
+
+    out, *_ = smoke_bench
+    slow = {"bc": {"learning_rate": 1e-4}}
+    variant = {"bc-slow": {"method": "bc", "overrides": slow, "description": "BC, lr 1e-4"}}
+    suite_file = _smoke_suite_file(
+        tmp_path,
+        "smoke-variant",
+        methods=["bc", "bc-slow"],
+        variants=variant,
+        focus=["bc-slow", "bc"],
+    )
+    suite = load_suite(suite_file)
+    cell = _cell(suite, "pointmaze-umaze/cov100/bc-slow-s0")
+    assert (cell.method, cell.base_method) == ("bc-slow", "bc")
+    job = job_for(cell, suite, tmp_path)
+    assert job.method == "bc" and job.overrides["bc"] == {"learning_rate": 1e-4, "steps": 200}
+    assert job.overrides["n_envs"] == 2  # the suite's overrides too
+
+    # a folder whose suite ran plain BC with the variant's overrides, and one of plain BC
+    everywhere = tmp_path / "everywhere"
+    overrides = yaml.safe_load(suite_file.read_text())["overrides"]
+    base_file = _smoke_suite_file(
+        tmp_path, "smoke-slow", methods=["bc"], overrides={**overrides, **slow}
+    )
+    assert main(["bench", "run", str(base_file), "--out", str(everywhere)]) == 0
+    fresh = tmp_path / "fresh"
+    args = ["bench", "run", str(suite_file), "--out", str(fresh)]
+    assert main([*args, "--reuse", str(everywhere), "--reuse", str(out)]) == 0
+    states = {n: s["state"] for n, s in json.loads((fresh / STATUS).read_text()).items()}
+    assert states == {
+        "pointmaze-umaze/cov100/bc-s0": COPIED,
+        "pointmaze-umaze/cov100/bc-slow-s0": COPIED,
+    }
+    copied = json.loads((fresh / MANIFEST).read_text())["copied"]
+    assert copied["pointmaze-umaze/cov100/bc-slow-s0"]["from"] == str(
+        (everywhere / "runs/pointmaze-umaze/cov100/bc-s0").resolve()
+    )
+    assert copied["pointmaze-umaze/cov100/bc-s0"]["from"] == str(
+        (out / "runs/pointmaze-umaze/cov100/bc-s0").resolve()
+    )
+    run = fresh / "runs/pointmaze-umaze/cov100/bc-slow-s0"
+    assert read_run_config(run).bc.learning_rate == 1e-4
+    cells = json.loads((fresh / MANIFEST).read_text())["cells"]
+    assert cells["pointmaze-umaze/cov100/bc-slow-s0"]["base_method"] == "bc"
+
+    # without the right source the variant trains; its run holds its own overrides
+    alone = tmp_path / "alone"
+    assert main(["bench", "run", str(suite_file), "--out", str(alone), "--reuse", str(out)]) == 0
+    states = {n: s["state"] for n, s in json.loads((alone / STATUS).read_text()).items()}
+    assert states["pointmaze-umaze/cov100/bc-slow-s0"] == TRAINED
+    run = alone / "runs/pointmaze-umaze/cov100/bc-slow-s0"
+    assert read_run_config(run).bc.learning_rate == 1e-4
+
+    report = build_report(fresh, tmp_path / "report.html")
+    (level,) = report.data["levels"]
+    assert [r["method"] for r in level["rows"]] == ["bc-slow", "bc"]  # the focus methods lead
+    assert [(t["focus"], [m["method"] for m in t["margins"]]) for t in level["margin_tables"]] == [
+        ("bc-slow", ["bc"]),
+        ("bc", ["bc-slow"]),
+    ]
+    assert next(r for r in level["rows"] if r["method"] == "bc-slow")["runs"] == 1
+    md = report.markdown.read_text()
+    assert "- **variant**: bc-slow = bc with bc.learning_rate=0.0001 (BC, lr 1e-4)" in md
+    assert md.count("'s margin over each method") == 2
+
+
 def test_demonstrations_made_again_must_match_the_recorded_digest(smoke_bench, tmp_path):
     """bench.json records each collected dataset's episodes and content digest; collecting it
     again (a copy of a pack has no data) gives the same content, and a changed file is a
@@ -700,8 +781,12 @@ def test_shipped_suites_expand_to_stable_cells():
     assert {(r.demo_noise, r.successful_only) for r in suite.regimes} == {(0.5, True)}
     assert suite.budget.online <= 2_000_000 and len(suite.seeds) == 5
     names = [c.name for c in suite.cells()]
-    assert len(names) == len(set(names)) == 4 * 8 * 5
+    assert len(names) == len(set(names)) == 4 * 9 * 5  # 8 methods and DRAIL's shaped form
     assert "pointmaze-medium/cov25/drail-s0" in names
+    shaped = job_for(_cell(suite, "pointmaze-medium/cov25/drail-shaped-s0"), suite, Path("/o"))
+    assert shaped.method == "drail" and shaped.overrides["reward"]["model"] == {
+        "potential_shaping": True
+    }
     assert [r.demos for r in load_suite("maze-data-efficiency").regimes] == [5, 10, 25, 100]
     loco = load_suite("locomotion")
     assert loco.tasks == ["hopper", "halfcheetah", "walker2d"]
@@ -743,10 +828,10 @@ def test_variant_suites_in_benchmarks_resolve_every_cell(path):
         config = new_run_config(
             job.method, job.task, demos=job.demos, steps=job.steps, overrides=job.overrides
         )
-        if suite.budget.online is not None and not get_method(cell.method).offline:
+        if suite.budget.online is not None and not get_method(cell.base_method).offline:
             assert config.steps == suite.budget.online, cell.name
         resolved = yaml.safe_load(config.to_yaml())
-        assert deep_merge(resolved, suite.overrides) == resolved, cell.name
+        assert deep_merge(resolved, suite.method_overrides(cell.method)) == resolved, cell.name
 
 
 PACKS = Path(__file__).parents[1] / "benchmarks" / "results" / "bench"
@@ -831,6 +916,34 @@ def test_demonstrations_can_come_from_another_reset_noise_than_training(tmp_path
             "tasks: [pointmaze-umaze, pointmaze-medium]\nmethods: [bc]\nreport_per_task: true\n"
             "published: {source: x, scores: {default: {bc: 50}}}\n",
             "published figures are per regime",
+        ),
+        (
+            "tasks: [pointmaze-umaze]\nmethods: [bc, gail]\n"
+            "variants: {gail: {method: bc, overrides: {bc: {steps: 5}}}}\n",
+            "bad variant name 'gail' \\(a variant may not take a method's name\\)",
+        ),
+        (
+            "tasks: [pointmaze-umaze]\nmethods: [bc-short]\n"
+            "variants: {bc-short: {method: bc, overrides: {bc: {steps: 5}}}}\n",
+            "runs the variant 'bc-short' but not its method 'bc'",
+        ),
+        (
+            "tasks: [pointmaze-umaze]\nmethods: [bc, bc-same]\nvariants: {bc-same: {method: bc}}\n",
+            "variant 'bc-same' changes nothing",
+        ),
+        (
+            "tasks: [pointmaze-umaze]\nmethods: [bc, x]\n"
+            "variants: {x: {method: nope, overrides: {a: 1}}}\n",
+            "variants.x: unknown method 'nope'",
+        ),
+        (
+            "tasks: [pointmaze-umaze]\nmethods: [bc]\nvariants: [bc]\n",
+            "variants must map names to mappings",
+        ),
+        (
+            "tasks: [pointmaze-umaze]\nmethods: [bc, bc-x]\n"
+            "variants: {bc-x: {method: bc, overrides: {a: 1}, lr: 2}}\n",
+            "unknown suite.variants.bc-x key\\(s\\) lr",
         ),
         ("tasks: [pointmaze-umaze]\n", "misses 'methods'"),
         ("[1, 2]\n", "a suite is a mapping"),

@@ -78,7 +78,7 @@ def demo_sources(suite: Suite, cells: list[Cell]) -> dict[DemoSource, int]:
         if not needs_collection(cell.task):
             continue
         source = DemoSource.of(cell.task, cell.regime)
-        count = cell.regime.demos or resolve_config(cell.method, cell.task).num_demos
+        count = cell.regime.demos or resolve_config(cell.base_method, cell.task).num_demos
         sizes[source] = max(sizes.get(source, 0), count)
     return sizes
 

@@ -160,7 +160,7 @@ def _level(
     demonstrations: dict[str, dict[str, Any]] | None = None,
     *,
     regime_name: str | None = None,
-    focus: str | None = None,
+    focus: list[str] | None = None,
     published: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Numbers and pictures of one protocol level (``regime`` is its heading, e.g. ``cov50`` or
@@ -204,7 +204,11 @@ def _level(
     for row in rows:
         value = paper.get(row["method"])
         row["published"] = None if value is None else float(value) / 100  # scores are fractions
-    focus_runs = any(c.method == focus and c.state == FINISHED for c in cells)
+    tables = [
+        {"focus": f, "margins": margins(cells, f, methods)}
+        for f in focus or []
+        if any(c.method == f and c.state == FINISHED for c in cells)
+    ]
     return {
         "regime": regime,
         "tasks": tasks,
@@ -214,8 +218,10 @@ def _level(
         "seed_sets": _seed_sets(cells, methods),
         "rows": rows,
         "published_source": (published or {}).get("source") if paper else None,
-        "focus": focus if focus_runs else None,
-        "margins": margins(cells, focus, methods) if focus and focus_runs else [],
+        # the first focus method's margins, then every focus method's (a table each)
+        "focus": tables[0]["focus"] if tables else None,
+        "margins": tables[0]["margins"] if tables else [],
+        "margin_tables": tables,
         "failed": {c.name: c.error for c in failed},
         "missing": [c.name for c in cells if c.state == MISSING],
         "pictures": {k: str(p.relative_to(files.parent)) for k, p in pictures.items()},
@@ -251,6 +257,24 @@ def _last_cell_finished(bench_dir: Path) -> str | None:
     return max((t for t in times if t), default=None)  # "YYYY-MM-DD HH:MM UTC" sorts as text
 
 
+def _as_list(focus: str | list[str] | None) -> list[str]:
+    """A suite's focus as a list (bench.json from before lists kept one name)."""
+    return [focus] if isinstance(focus, str) else list(focus or [])
+
+
+def _variant_lines(data: dict[str, Any]) -> list[str]:
+    """One line per variant method: what it trains and which settings it changes."""
+    from diffil.utils.config import flatten_overrides
+
+    lines = []
+    for name, v in data.get("variants", {}).items():
+        flat = flatten_overrides(v["overrides"])
+        changes = ", ".join(f"{key}={json.dumps(value)}" for key, value in flat.items())
+        about = f" ({v['description']})" if v.get("description") else ""
+        lines.append(f"{name} = {v['method']} with {changes}{about}")
+    return lines
+
+
 def _shipped_suite(name: str | None) -> dict[str, Any]:
     """The shipped suite called ``name`` as a dict ({} if none ships by that name)."""
     from diffil.bench.suite import load_suite, shipped_suites
@@ -279,10 +303,9 @@ def build_report(bench_dir: str | Path, out: str | Path | None = None) -> Report
         if any(c.method == m for c in cells)
     ]
     methods += sorted({c.method for c in cells} - set(methods))
-    focus = suite.get("focus") or shipped.get("focus")
-    if focus in methods:  # the method the margins are about leads every table
-        methods.remove(focus)
-        methods.insert(0, focus)
+    focus = _as_list(suite.get("focus") or shipped.get("focus"))
+    # the methods the margins are about lead every table
+    methods = [m for m in focus if m in methods] + [m for m in methods if m not in focus]
     names = [r["name"] for r in [*shipped.get("regimes", []), *suite.get("regimes", [])]]
     regimes = [r for r in dict.fromkeys(names) if any(c.regime == r for c in cells)]
     regimes += sorted({c.regime for c in cells} - set(regimes))
@@ -304,6 +327,7 @@ def build_report(bench_dir: str | Path, out: str | Path | None = None) -> Report
         "origins": manifest.get("origins") or {},
         "machine": "; ".join(machines) or manifest.get("machine"),
         "executor": manifest.get("executor"),
+        "variants": suite.get("variants") or {},
         "versions": manifest.get("versions", {}),
         # the first run behind any cell here, the copied ones' included (dates sort as text)
         "runs_started": min(
@@ -400,19 +424,19 @@ SUMMARY_CAPTION = (
 )
 
 
-def _margin_header(level: dict[str, Any]) -> list[str]:
-    focus = level["focus"]
+def _margin_header(level: dict[str, Any], table: dict[str, Any]) -> list[str]:
+    focus = table["focus"]
     header = ["against", "IQM difference [95% CI]", f"P({focus} > other) [95% CI]"]
     return header + (["published difference"] if _has_published(level) else [])
 
 
-def _margin_rows(level: dict[str, Any]) -> list[list[str]]:
-    """The focus method's margin over each other method: points of IQM difference, the
+def _margin_rows(level: dict[str, Any], table: dict[str, Any]) -> list[list[str]]:
+    """A focus method's margin over each other method: points of IQM difference, the
     probability of improvement, and the difference of the published figures."""
     published = {r["method"]: r.get("published") for r in level["rows"]}
-    mine = published.get(level["focus"])
+    mine = published.get(table["focus"])
     rows = []
-    for m in level["margins"]:
+    for m in table["margins"]:
         d, p = m["iqm_difference"], m["p_better"]
         row = [
             m["method"],
@@ -427,8 +451,16 @@ def _margin_rows(level: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
-def _margin_caption(level: dict[str, Any]) -> str:
-    focus = level["focus"]
+def _margin_tables(level: dict[str, Any]) -> list[dict[str, Any]]:
+    """A level's margin tables, one per focus method (a report JSON from before kept one)."""
+    tables = level.get("margin_tables")
+    if tables is None and level.get("margins"):
+        tables = [{"focus": level["focus"], "margins": level["margins"]}]
+    return [t for t in tables or [] if t["margins"]]
+
+
+def _margin_caption(table: dict[str, Any]) -> str:
+    focus = table["focus"]
     return (
         f"{focus}'s margin over each method: the difference of IQMs in points (each method's "
         f"seeds resampled independently) and the probability that a {focus} run scores above "
@@ -552,6 +584,7 @@ def render_markdown(data: dict[str, Any]) -> str:
     md += [
         f"- **machine**: {data['machine']}",
         f"- **executor**: {data['executor']}",
+        *(f"- **variant**: {line}" for line in _variant_lines(data)),
         f"- **versions**: {', '.join(f'{k} {v}' for k, v in data['versions'].items())}",
         f"- **statistics**: {data['statistics']}",
         "",
@@ -565,9 +598,9 @@ def render_markdown(data: dict[str, Any]) -> str:
         md += [f"## {level['regime']}", ""]
         md += [f"- {line}" for line in _conditions(data, level)] + [""]
         md += _markdown_table(_header(level), _table_rows(level))
-        if level.get("margins"):
-            md += [_margin_caption(level) + ":", ""]
-            md += _markdown_table(_margin_header(level), _margin_rows(level))
+        for table in _margin_tables(level):
+            md += [_margin_caption(table) + ":", ""]
+            md += _markdown_table(_margin_header(level, table), _margin_rows(level, table))
         for label, path in {**level["pictures"], **level["reward_maps"]}.items():
             md += [f"![{label}]({path})", ""]
         if level["reward_map_notes"]:
@@ -602,6 +635,7 @@ def render_html(data: dict[str, Any]) -> str:
     parts += [
         f"<li><b>machine</b>: {e(str(data['machine']))}</li>",
         f"<li><b>executor</b>: {e(str(data['executor']))}</li>",
+        *(f"<li><b>variant</b>: {e(line)}</li>" for line in _variant_lines(data)),
         f"<li><b>statistics</b>: {e(data['statistics'])}</li>",
         "</ul>",
     ]
@@ -618,9 +652,9 @@ def render_html(data: dict[str, Any]) -> str:
         parts += [f"<li>{e(line)}</li>" for line in _conditions(data, level)]
         parts.append("</ul>")
         parts.append(_html_table(_header(level), _table_rows(level)))
-        if level.get("margins"):
-            parts.append(f"<p>{e(_margin_caption(level))}:</p>")
-            parts.append(_html_table(_margin_header(level), _margin_rows(level)))
+        for table in _margin_tables(level):
+            parts.append(f"<p>{e(_margin_caption(table))}:</p>")
+            parts.append(_html_table(_margin_header(level, table), _margin_rows(level, table)))
         for label, path in {**level["pictures"], **level["reward_maps"]}.items():
             parts.append(
                 f"<figure><img src='{e(path)}' alt='{e(label)}'>"

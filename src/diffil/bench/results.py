@@ -83,7 +83,7 @@ def read_cell(out: Path, name: str, info: dict[str, Any], status: dict[str, Any]
         method=str(info["method"]),
         seed=int(info["seed"]),
         state=MISSING,
-        online=not get_method(str(info["method"])).offline,
+        online=not get_method(str(info.get("base_method") or info["method"])).offline,
     )
     recorded = status.get(name) or {}
     path = out / RUNS_DIR / name

@@ -137,18 +137,22 @@ def _shipped_demos(config: Any) -> str | None:
     return None if path is None else str(path)
 
 
-def _candidates(name: str, sources: list[Path]) -> Iterator[tuple[Path, Path, bool]]:
-    """The cells of ``sources`` that could stand for the cell ``name`` (task/regime/method-sN), as
+def _candidates(job: CellJob, sources: list[Path]) -> Iterator[tuple[Path, Path, bool]]:
+    """The cells of ``sources`` that could stand for ``job``'s cell (task/regime/method-sN), as
     (folder, cell, whether it has that name): each folder's cell of that name first, then its
-    cells of the same task, method and seed under other regimes."""
-    task, regime, leaf = name.split("/")  # Cell.name: the task's file stem has no slash
+    cells of the same task, method and seed under other regimes. A variant's cell (say
+    drail-shaped-s0) may also be found under its registered method's name (drail-s0) in a folder
+    whose suite ran that method with the variant's overrides for every cell."""
+    task, _, leaf = job.name.split("/")  # Cell.name: the task's file stem has no slash
+    leaves = list(dict.fromkeys([leaf, f"{job.method}-s{job.seed}"]))
     for source in sources:
-        same = source / RUNS_DIR / name
+        same = source / RUNS_DIR / job.name
         if same.exists():
             yield source, same, True
-        for other in sorted((source / RUNS_DIR / task).glob(f"*/{leaf}")):
-            if other.parent.name != regime and other.is_dir():
-                yield source, other, False
+        for name in leaves:
+            for other in sorted((source / RUNS_DIR / task).glob(f"*/{name}")):
+                if other != same and other.is_dir():
+                    yield source, other, False
 
 
 def _manifest(folder: Path) -> dict[str, Any]:
@@ -212,7 +216,7 @@ def copy_reusable_cells(
         if is_finished(job.path):
             continue
         reasons = []
-        for source, candidate, same_name in _candidates(job.name, sources):
+        for source, candidate, same_name in _candidates(job, sources):
             why = why_not_reusable(job, candidate, source)
             if why is not None:
                 if same_name:  # why another regime's cell differs is no news

@@ -77,7 +77,8 @@ def cell_path(out: Path, cell: Cell) -> Path:
 
 
 def job_for(cell: Cell, suite: Suite, out: Path) -> CellJob:
-    """The training call of ``cell``: the suite's overrides, then the regime and budget."""
+    """The training call of ``cell``: the suite's overrides (a variant's on top), then the
+    regime and budget."""
     from diffil.algorithms.methods import get_method
 
     regime = cell.regime
@@ -86,19 +87,19 @@ def job_for(cell: Cell, suite: Suite, out: Path) -> CellJob:
         # an augmented file holds the real episodes first, then at most augment x as many
         # synthetic ones: all of them are used
         settings["num_demos"] = regime.demos * (1 + regime.augment)
-    offline = get_method(cell.method).offline
+    offline = get_method(cell.base_method).offline
     if offline and suite.budget.offline is not None:
         settings["bc"] = {"steps": suite.budget.offline}
     demos = demos_path(out, cell)
     return CellJob(
         name=cell.name,
         path=str(cell_path(out, cell)),
-        method=cell.method,
+        method=cell.base_method,
         task=cell.task,
         seed=cell.seed,
         steps=None if offline else suite.budget.online,
         demos=None if demos is None else str(demos),
-        overrides=deep_merge(suite.overrides, settings),
+        overrides=deep_merge(suite.method_overrides(cell.method), settings),
     )
 
 
@@ -112,6 +113,7 @@ def _record_manifest(out: Path, suite: Suite, cells: list[Cell], how: str) -> di
             "regime": cell.regime.name,
             "method": cell.method,
             "seed": cell.seed,
+            **({"base_method": cell.base} if cell.base else {}),
         }
     this_run = {
         "command": "diffil " + " ".join(shlex.quote(a) for a in sys.argv[1:])

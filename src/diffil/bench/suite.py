@@ -24,13 +24,22 @@ A suite file looks like this (``src/diffil/configs/suites/*.yaml`` ship by name)
         augment_steps: 4000    # the generator's training steps (default: diffil augment's)
         augment_starts: demos  # synthetic episodes start where the demos do, or at resets
     overrides: {}              # config fields for every cell (never per method)
+    variants:                  # named forms of a method, each reported as a method of its own
+      drail-shaped:            #   beside its base method (which the suite must run too)
+        method: drail
+        overrides: {reward: {model: {potential_shaping: true}}}
+        description: DRAIL in AIRL's shaped form
     report_per_task: false     # one report table per task and regime (default: per regime,
                                # pooling the tasks)
     focus: drail               # the report shows this method's margin over every other one
+                               # (a list: one margin table per method named)
     published:                 # the references' own figures, shown beside diffil's
       source: reference 000's maze table (25M env steps, 5 seeds)
       scores:                  # regime -> method -> score on the report's x100 scale
         cov25: {bc: 52.7, drail: 91.0}
+
+A variant is how a suite compares a changed setting fairly: the change is a method with its own
+name and rows beside its base method's, never an override slipped into one method's cells.
 
 :meth:`Suite.cells` expands a suite into :class:`Cell` objects; each has a stable directory name,
 ``<task>/<regime>/<method>-s<seed>``, so a second run finds the cells it has already trained.
@@ -124,7 +133,7 @@ class Published:
     source: str  # where they come from: paper, table, budget, seeds
     scores: dict[str, dict[str, float]] = field(default_factory=dict)  # regime -> method -> x100
 
-    def validate(self, where: str, regimes: list[str]) -> Published:
+    def validate(self, where: str, regimes: list[str], variants: list[str]) -> Published:
         from diffil.algorithms.methods import get_method
 
         if not self.source.strip():
@@ -142,7 +151,8 @@ class Published:
                 )
             for method, score in row.items():
                 try:
-                    get_method(method)
+                    if method not in variants:
+                        get_method(method)
                 except DiffilError as err:
                     raise DiffilError(f"{where}: published.scores.{regime}: {err}") from None
                 if isinstance(score, bool) or not isinstance(score, (int, float)):
@@ -151,6 +161,37 @@ class Published:
                         f"{score!r}",
                         "write the paper's figure on the report's x100 scale, e.g. 96.8",
                     )
+        return self
+
+
+@dataclass(frozen=True, kw_only=True)
+class MethodVariant:
+    """A method of a suite that is another method with config overrides (e.g. DRAIL with
+    ``reward.model.potential_shaping``); its cells, rows and margins carry the variant's name."""
+
+    method: str  # the registered method it trains
+    overrides: dict[str, Any] = field(default_factory=dict)  # on top of the suite's overrides
+    description: str = ""
+
+    def validate(self, where: str, name: str, methods: list[str]) -> MethodVariant:
+        from diffil.algorithms.methods import METHODS, get_method
+
+        if not name or "/" in name or name.startswith(".") or name in METHODS:
+            raise DiffilError(
+                f"{where}: bad variant name {name!r} (a variant may not take a method's name)",
+                "use e.g. drail-shaped",
+            )
+        try:
+            get_method(self.method)
+        except DiffilError as err:
+            raise DiffilError(f"{where}: {err}") from None
+        if self.method not in methods:
+            raise DiffilError(
+                f"{where}: the suite runs the variant {name!r} but not its method {self.method!r}",
+                f"add {self.method} to methods, so the report shows what the variant changes",
+            )
+        if not self.overrides:
+            raise DiffilError(f"{where}: variant {name!r} changes nothing", "give it overrides")
         return self
 
 
@@ -168,8 +209,14 @@ class Cell:
 
     task: str
     regime: Regime
-    method: str
+    method: str  # the suite's name for it: a registered method or a variant
     seed: int
+    base: str | None = None  # a variant's registered method (None: ``method`` is one)
+
+    @property
+    def base_method(self) -> str:
+        """The registered method this cell trains."""
+        return self.base or self.method
 
     @property
     def name(self) -> str:
@@ -192,8 +239,9 @@ class Suite:
     overrides: dict[str, Any] = field(default_factory=dict)
     description: str = ""
     report_per_task: bool = False  # report tables per task x regime, not pooled over tasks
-    focus: str | None = None  # the report shows this method's margin over every other one
+    focus: list[str] = field(default_factory=list)  # the report shows each one's margins
     published: Published | None = None  # the references' figures, printed beside diffil's
+    variants: dict[str, MethodVariant] = field(default_factory=dict)  # methods by overrides
 
     def validate(self, where: str) -> Suite:
         """One-line :class:`DiffilError` for unknown tasks or methods, duplicates, empty lists."""
@@ -208,7 +256,11 @@ class Suite:
             raise DiffilError(f"{where}: regime names repeat ({', '.join(names)})", SUITE_FIX)
         for i, regime in enumerate(self.regimes):
             regime.validate(f"{where}: regimes[{i}]")
+        for name, variant in self.variants.items():
+            variant.validate(f"{where}: variants.{name}", name, self.methods)
         for method in self.methods:
+            if method in self.variants:
+                continue
             try:
                 get_method(method)
             except DiffilError as err:
@@ -229,13 +281,14 @@ class Suite:
                     )
                 if regime.augment:
                     _check_augmentable(spec, regime, where)
-        if self.focus is not None and self.focus not in self.methods:
-            raise DiffilError(
-                f"{where}: focus {self.focus!r} is not one of the suite's methods",
-                f"choose from: {', '.join(self.methods)}",
-            )
+        for focus in self.focus:
+            if focus not in self.methods:
+                raise DiffilError(
+                    f"{where}: focus {focus!r} is not one of the suite's methods",
+                    f"choose from: {', '.join(self.methods)}",
+                )
         if self.published is not None:
-            self.published.validate(where, names)
+            self.published.validate(where, names, list(self.variants))
             if self.report_per_task and len(self.tasks) > 1:
                 raise DiffilError(
                     f"{where}: published figures are per regime, and this report has a table per "
@@ -276,10 +329,29 @@ class Suite:
             budget=budget,
         )
 
+    def base_method(self, method: str) -> str:
+        """The registered method that the suite's ``method`` (a variant's name or a method's)
+        trains."""
+        variant = self.variants.get(method)
+        return method if variant is None else variant.method
+
+    def method_overrides(self, method: str) -> dict[str, Any]:
+        """The config fields of ``method``'s cells: the suite's overrides, then a variant's."""
+        from diffil.utils.config import deep_merge
+
+        variant = self.variants.get(method)
+        return self.overrides if variant is None else deep_merge(self.overrides, variant.overrides)
+
     def cells(self) -> list[Cell]:
         """Every cell, ordered task, regime, seed, method (so early results span methods)."""
         return [
-            Cell(task=task, regime=regime, method=method, seed=seed)
+            Cell(
+                task=task,
+                regime=regime,
+                method=method,
+                seed=seed,
+                base=self.variants[method].method if method in self.variants else None,
+            )
             for task in self.tasks
             for regime in self.regimes
             for seed in self.seeds
@@ -336,9 +408,12 @@ def suite_from_dict(data: Any, where: str) -> Suite:
         if seeds < 1:
             raise DiffilError(f"{where}: seeds must be >= 1", SUITE_FIX)
         data["seeds"] = list(range(seeds))
-    for key in ("tasks", "methods"):
+    for key in ("tasks", "methods", "focus"):
         if isinstance(data.get(key), str):
             data[key] = [data[key]]
+    variants = data.pop("variants", None) or {}
+    if not isinstance(variants, dict) or not all(isinstance(v, dict) for v in variants.values()):
+        raise DiffilError(f"{where}: variants must map names to mappings", SUITE_FIX)
     regimes = data.get("regimes") or [{"name": "default"}]
     if not isinstance(regimes, list) or not all(isinstance(r, dict) for r in regimes):
         raise DiffilError(f"{where}: regimes must be a list of mappings", SUITE_FIX)
@@ -349,6 +424,10 @@ def suite_from_dict(data: Any, where: str) -> Suite:
         suite.regimes = [
             from_dict(Regime, r, where=f"suite.regimes[{i}]") for i, r in enumerate(regimes)
         ]
+        suite.variants = {
+            str(name): from_dict(MethodVariant, v, where=f"suite.variants.{name}")
+            for name, v in variants.items()
+        }
     except DiffilError as err:
         raise err.at(where) from None
     except TypeError as err:  # a required field is missing

@@ -136,3 +136,16 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
                 "write it in YAML, e.g. ppo.net_arch=[64,64]",
             ) from None
     return out
+
+
+def flatten_overrides(overrides: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested overrides as dotted keys: the inverse of :func:`parse_overrides`
+    (``{"reward": {"model": {"lr": 1e-4}}}`` -> ``{"reward.model.lr": 1e-4}``)."""
+    out: dict[str, Any] = {}
+    for key, value in overrides.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            out.update(flatten_overrides(value, f"{dotted}."))
+        else:
+            out[dotted] = value
+    return out
