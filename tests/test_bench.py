@@ -524,6 +524,14 @@ def test_report_header_lists_every_run_into_the_folder():
     assert "  1. `diffil bench run s --seeds 0` (day 1, A)" in md
     assert "  2. `diffil bench run s --seeds 1` (day 2, B)" in md
 
+    # cells copied from a folder and from a copy of it: the runs behind them are listed once
+    runs = [{"command": "diffil bench run t", "machine": "C", "started": "day 0"}]
+    data["copied"] = {"a/l/bc-s0": {"trained_in": "/x"}, "a/l/bc-s1": {"trained_in": "/y"}}
+    data["origins"] = {f: {"suite": "t", "history": runs} for f in ("/x", "/y")}
+    md = render_markdown(data)
+    assert md.count("`diffil bench run t` (day 0, C)") == 1
+    assert "`a/l/bc-s1`; the runs into that folder are those listed above for `/x`" in md
+
 
 def test_smoke_suite_runs_on_local_ray(tmp_path, monkeypatch):
     """The Ray that diffil starts runs its cells at normal priority: at Ray's default nice 15

@@ -534,18 +534,27 @@ def _provenance_lines(data: dict[str, Any], as_html: bool) -> list[str]:
     for name, record in sorted((data.get("copied") or {}).items()):
         by_folder.setdefault(trained_in(record), []).append(name)
     origins = data.get("origins") or {}
+    listed: dict[str, str] = {}  # the runs already listed (a copy of a folder has its runs)
     for folder, names in by_folder.items():
         origin = origins.get(folder) or {}
         suite = f" (suite {code(origin['suite'])})" if origin.get("suite") else ""
         commands = [r for r in origin.get("history") or [] if r.get("command")]
+        key = json.dumps(commands, sort_keys=True)
+        same = listed.get(key) if commands else None
+        listed.setdefault(key, folder)
+        runs_text = (
+            f"; the runs into that folder are those listed above for {code(same)}"
+            if same
+            else "; the runs into that folder, oldest first:"
+            if commands
+            else ""
+        )
         lines.append(
             f"{bold('copied in')}: {len(names)} cells trained in {code(folder)}{suite} by its own "
             f"runs (same config, identical demonstrations; {code('--reuse')}), not by the "
-            "commands above: "
-            + ", ".join(code(n) for n in names)
-            + ("; the runs into that folder, oldest first:" if commands else "")
+            "commands above: " + ", ".join(code(n) for n in names) + runs_text
         )
-        if commands:
+        if commands and not same:
             lines += [
                 f"{SUB_ITEM}{i}. {code(r['command'])} ({esc(str(r.get('started')))}, "
                 f"{esc(str(r.get('machine')))})"
