@@ -942,6 +942,11 @@ def test_demonstrations_can_come_from_another_reset_noise_than_training(tmp_path
             "variants must map names to mappings",
         ),
         (
+            "tasks: [pointmaze-umaze]\nmethods: [bc]\n"
+            "variants: {bc-x: {method: bc, overrides: {a: 1}}}\n",
+            "variant 'bc-x' is not one of the suite's methods",
+        ),
+        (
             "tasks: [pointmaze-umaze]\nmethods: [bc, bc-x]\n"
             "variants: {bc-x: {method: bc, overrides: {a: 1}, lr: 2}}\n",
             "unknown suite.variants.bc-x key\\(s\\) lr",

@@ -258,6 +258,11 @@ class Suite:
             regime.validate(f"{where}: regimes[{i}]")
         for name, variant in self.variants.items():
             variant.validate(f"{where}: variants.{name}", name, self.methods)
+            if name not in self.methods:
+                raise DiffilError(
+                    f"{where}: variant {name!r} is not one of the suite's methods",
+                    f"add {name} to methods to run it, or drop the variant",
+                )
         for method in self.methods:
             if method in self.variants:
                 continue
