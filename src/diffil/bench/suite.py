@@ -334,12 +334,6 @@ class Suite:
             budget=budget,
         )
 
-    def base_method(self, method: str) -> str:
-        """The registered method that the suite's ``method`` (a variant's name or a method's)
-        trains."""
-        variant = self.variants.get(method)
-        return method if variant is None else variant.method
-
     def method_overrides(self, method: str) -> dict[str, Any]:
         """The config fields of ``method``'s cells: the suite's overrides, then a variant's."""
         from diffil.utils.config import deep_merge
